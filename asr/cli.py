@@ -1,0 +1,88 @@
+"""Usage:
+    asr --help
+    asr prepare tts-digits --out data/tts-digits
+    asr fit --config recipes/tts/digits.yaml
+    asr transcribe --model exp/demo/model.pt audio.wav
+
+The `asr` command: argument parsing and dispatch only. Each subcommand lives in `asr/commands/<name>.py` and
+exposes `add_arguments(parser)` and `run(args) -> int`; it is imported only when it runs, so `asr --help`
+stays fast. User errors raise `asr.errors.UserError` and print one line, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from asr.errors import UserError
+
+# name -> (module under asr.commands, one-line help). Lightning's own CLI handles fit/validate/test.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "prepare": ("prepare", "prepare a corpus as lhotse manifests (tts-digits, tts-sentences, fsdd, librispeech, ...)"),
+    "validate-data": ("validate_data", "check a manifest for missing/unreadable audio, bad text, outliers"),
+    "fit": ("lightning_cli", "train a model (LightningCLI: --config recipes/<corpus>/<config>.yaml)"),
+    "validate": ("lightning_cli", "run validation of a checkpoint (LightningCLI)"),
+    "test": ("lightning_cli", "run the test loop of a checkpoint (LightningCLI)"),
+    "export": ("export", "turn a training checkpoint into one self-contained model file"),
+    "average": ("average", "average the weights of several checkpoints"),
+    "transcribe": ("transcribe", "transcribe audio files, folders or globs"),
+    "evaluate": ("evaluate", "score WER/CER of a model on a manifest"),
+    "plot-attention": ("plot_attention", "draw the decoder's cross-attention and the encoder's self-attention"),
+    "bench": ("bench", "measure training-step, decoding and feature speed"),
+    "demo": ("demo", "prepare, train, evaluate and transcribe offline on a CPU in under 10 minutes"),
+}
+
+PASSTHROUGH = {"fit", "validate", "test"}  # arguments go to LightningCLI untouched
+
+
+def _available() -> dict[str, tuple[str, str]]:
+    out = {}
+    for name, (module, help_) in COMMANDS.items():
+        if importlib.util.find_spec(f"asr.commands.{module}") is not None:
+            out[name] = (module, help_)
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="asr", description="Attention-based speech recognition toolkit."
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, help_) in _available().items():
+        p = sub.add_parser(name, help=help_, description=help_, add_help=name not in PASSTHROUGH)
+        if name in PASSTHROUGH:
+            p.add_argument("rest", nargs=argparse.REMAINDER)
+        else:
+            importlib.import_module(f"asr.commands.{module}").add_arguments(p)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    available = _available()
+    if argv and argv[0] in PASSTHROUGH and argv[0] in available:
+        module = importlib.import_module(f"asr.commands.{available[argv[0]][0]}")
+        return _guard(lambda: module.run_lightning(argv[0], argv[1:]))
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.command:
+        parser.print_help()
+        return 0
+    module = importlib.import_module(f"asr.commands.{available[args.command][0]}")
+    return _guard(lambda: module.run(args))
+
+
+def _guard(fn) -> int:
+    try:
+        return int(fn() or 0)
+    except UserError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

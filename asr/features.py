@@ -1,0 +1,154 @@
+"""Log-mel features, global mean/variance normalisation and SpecAugment.
+
+Shapes: waveform (B, S) float32 at 16 kHz with lengths (B,) -> log-mel (B, T, F) with lengths (B,).
+Frames use `center=False` so a frame only sees samples of its own utterance: features, and everything after
+them, are the same whether an utterance is alone or padded in a batch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torchaudio
+from torch import Tensor, nn
+
+
+@dataclass
+class FrontendConfig:
+    sample_rate: int = 16000
+    n_mels: int = 80  # F
+    win_ms: float = 25.0
+    hop_ms: float = 10.0
+    # SpecAugment (training only); widths are upper bounds, drawn per utterance.
+    freq_masks: int = 2
+    freq_mask_width: int = 27
+    time_masks: int = 2
+    time_mask_ratio: float = 0.05  # max width as a fraction of the utterance's frames
+    time_warp: int = 0  # max warp in frames; 0 disables
+
+
+def num_frames(samples: Tensor, cfg: FrontendConfig) -> Tensor:
+    """Frames T for S samples under `center=False`: floor((S - win) / hop) + 1, at least 0."""
+    win, hop = _win_hop(cfg)
+    return torch.clamp(torch.div(samples - win, hop, rounding_mode="floor") + 1, min=0)
+
+
+def _win_hop(cfg: FrontendConfig) -> tuple[int, int]:
+    return round(cfg.sample_rate * cfg.win_ms / 1000), round(cfg.sample_rate * cfg.hop_ms / 1000)
+
+
+class LogMel(nn.Module):
+    """Waveform (B, S) + lengths -> log-mel (B, T, F) + lengths. No learned parameters."""
+
+    def __init__(self, cfg: FrontendConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+        win, hop = _win_hop(cfg)
+        self.mel = torchaudio.transforms.MelSpectrogram(
+            sample_rate=cfg.sample_rate, n_fft=win, win_length=win, hop_length=hop,
+            n_mels=cfg.n_mels, center=False, power=2.0,
+        )
+
+    @torch.autocast("cuda", enabled=False)  # the FFT and log need fp32
+    def forward(self, wave: Tensor, lens: Tensor) -> tuple[Tensor, Tensor]:
+        win, _ = _win_hop(self.cfg)
+        if wave.shape[1] < win:  # shorter than one window: pad so the STFT runs; lengths say 0 frames
+            wave = nn.functional.pad(wave, (0, win - wave.shape[1]))
+        spec = self.mel(wave.float())  # (B, F, T)
+        feats = torch.log(spec + 1e-6).transpose(1, 2)  # (B, T, F)
+        return feats, num_frames(lens, self.cfg)
+
+
+class GlobalCMVN(nn.Module):
+    """(x - mean) / std per mel bin. The statistics are buffers, so they travel inside the model file."""
+
+    def __init__(self, n_mels: int) -> None:
+        super().__init__()
+        self.register_buffer("mean", torch.zeros(n_mels))
+        self.register_buffer("std", torch.ones(n_mels))
+
+    def set_stats(self, mean: Tensor, std: Tensor) -> None:
+        self.mean.copy_(mean)
+        self.std.copy_(std.clamp(min=1e-5))
+
+    def forward(self, x: Tensor) -> Tensor:  # (B, T, F) -> (B, T, F)
+        return (x - self.mean) / self.std
+
+
+class StatsAccumulator:
+    """Running per-bin sums over valid frames only; `result()` gives (mean, std), each (F,)."""
+
+    def __init__(self, n_mels: int) -> None:
+        self.n = 0
+        self.sum = torch.zeros(n_mels, dtype=torch.float64)
+        self.sq = torch.zeros(n_mels, dtype=torch.float64)
+
+    def update(self, feats: Tensor, lens: Tensor) -> None:  # (B, T, F), (B,)
+        mask = torch.arange(feats.shape[1])[None, :] < lens[:, None]  # (B, T)
+        valid = feats[mask].double()  # (N, F)
+        self.n += valid.shape[0]
+        self.sum += valid.sum(0)
+        self.sq += (valid**2).sum(0)
+
+    def result(self) -> tuple[Tensor, Tensor]:
+        if self.n == 0:
+            raise ValueError("no frames seen: the manifest is empty or every utterance is shorter than 25 ms")
+        mean = self.sum / self.n
+        var = (self.sq / self.n - mean**2).clamp(min=1e-10)
+        return mean.float(), var.sqrt().float()
+
+
+class SpecAugment(nn.Module):
+    """Frequency and time masks (and an optional time warp) on (B, T, F); identity in eval mode.
+
+    Masks are drawn per utterance, and time masks are sized by each utterance's own length, so padding does not
+    change what a short utterance sees.
+    """
+
+    def __init__(self, cfg: FrontendConfig) -> None:
+        super().__init__()
+        self.cfg = cfg
+
+    def forward(self, x: Tensor, lens: Tensor) -> Tensor:  # (B, T, F), (B,) -> (B, T, F)
+        if not self.training:
+            return x
+        cfg = self.cfg
+        if cfg.time_warp > 0:
+            x = time_warp(x, lens, cfg.time_warp)
+        B, T, F = x.shape
+        x = x.clone()
+        for _ in range(cfg.freq_masks):
+            x = _mask(x, torch.full((B,), cfg.freq_mask_width, device=x.device), axis=2)
+        for _ in range(cfg.time_masks):
+            width = (lens.float() * cfg.time_mask_ratio).long().clamp(min=1)
+            x = _mask(x, width, axis=1, limit=lens)
+        return x
+
+
+def _mask(x: Tensor, max_width: Tensor, axis: int, limit: Tensor | None = None) -> Tensor:
+    """Zero one random band [start, start + w) along `axis` per utterance; w ~ U[0, max_width)."""
+    B, size = x.shape[0], x.shape[axis]
+    limit = torch.full((B,), size, device=x.device) if limit is None else limit
+    width = (torch.rand(B, device=x.device) * max_width).long()  # (B,)
+    start = (torch.rand(B, device=x.device) * (limit - width).clamp(min=1)).long()  # (B,)
+    pos = torch.arange(size, device=x.device)[None, :]  # (1, size)
+    band = (pos >= start[:, None]) & (pos < (start + width)[:, None])  # (B, size)
+    band = band[:, :, None] if axis == 1 else band[:, None, :]
+    return x.masked_fill(band, 0.0)  # 0 is the mean after CMVN
+
+
+def time_warp(x: Tensor, lens: Tensor, max_warp: int) -> Tensor:
+    """Stretch the frames left of a random centre and squeeze those right of it (SpecAugment's warp), per utterance."""
+    out = x.clone()
+    for b in range(x.shape[0]):
+        n = int(lens[b])
+        if n <= 2 * max_warp + 2:
+            continue
+        centre = int(torch.randint(max_warp + 1, n - max_warp - 1, (1,)))
+        new = centre + int(torch.randint(-max_warp, max_warp + 1, (1,)))
+        seg = x[b : b + 1, :n].transpose(1, 2)  # (1, F, n)
+        left = nn.functional.interpolate(seg[..., :centre], size=new, mode="linear", align_corners=False)
+        right = nn.functional.interpolate(seg[..., centre:], size=n - new, mode="linear", align_corners=False)
+        out[b, :n] = torch.cat([left, right], dim=2)[0].transpose(0, 1)
+    return out

@@ -1,0 +1,84 @@
+"""One multi-head attention for encoder self-attention, decoder self-attention and cross-attention.
+
+softmax(Q K^T / sqrt(d_k)) V per head, on `scaled_dot_product_attention` for speed; `need_weights=True` takes
+the explicit path and also returns the weights (B, H, U, T) for pictures and timestamps.
+Masks are boolean and broadcastable to (B, H, U, T): True means "may attend".
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+KVCache = tuple[Tensor, Tensor]  # keys, values: each (B, H, T, d_k)
+
+
+class MultiHeadAttention(nn.Module):
+    def __init__(self, d_model: int, heads: int, dropout: float = 0.0) -> None:
+        super().__init__()
+        assert d_model % heads == 0, "d_model must be divisible by heads"
+        self.heads, self.d_k = heads, d_model // heads
+        self.q = nn.Linear(d_model, d_model)
+        self.k = nn.Linear(d_model, d_model)
+        self.v = nn.Linear(d_model, d_model)
+        self.out = nn.Linear(d_model, d_model)
+        self.dropout = dropout
+
+    def _split(self, x: Tensor) -> Tensor:
+        B, T, _ = x.shape
+        return x.view(B, T, self.heads, self.d_k).transpose(1, 2)  # (B, H, T, d_k)
+
+    def project_kv(self, source: Tensor) -> KVCache:
+        """Keys and values of `source` (B, T, D): computed once per utterance for cross-attention."""
+        return self._split(self.k(source)), self._split(self.v(source))
+
+    def forward(
+        self,
+        x: Tensor,
+        source: Tensor | None = None,
+        mask: Tensor | None = None,
+        kv: KVCache | None = None,
+        append_kv: bool = False,
+        need_weights: bool = False,
+    ) -> tuple[Tensor, Tensor | None, KVCache]:
+        """Attend from queries x (B, U, D) to `source` (B, T, D) (x itself when None).
+
+        kv: precomputed keys/values. With append_kv=False they replace source's (cross-attention cache); with
+        append_kv=True x's own keys/values are appended to them (incremental decoder self-attention).
+        Returns the output (B, U, D), the weights (B, H, U, T) or None, and the keys/values used.
+        """
+        q = self._split(self.q(x))  # (B, H, U, d_k)
+        if kv is None:
+            k, v = self.project_kv(x if source is None else source)
+        elif append_kv:
+            k_new, v_new = self.project_kv(x)
+            k, v = torch.cat([kv[0], k_new], dim=2), torch.cat([kv[1], v_new], dim=2)  # (B, H, T+U, d_k)
+        else:
+            k, v = kv
+        p = self.dropout if self.training else 0.0
+        weights = None
+        if need_weights:
+            scores = q @ k.transpose(-2, -1) / math.sqrt(self.d_k)  # (B, H, U, T)
+            if mask is not None:
+                scores = scores.masked_fill(~mask, float("-inf"))
+            weights = torch.softmax(scores, dim=-1).nan_to_num(0.0)  # fully masked rows -> 0, not NaN
+            y = F.dropout(weights, p, self.training) @ v  # (B, H, U, d_k)
+        else:
+            y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)  # (B, H, U, d_k)
+        B, H, U, dk = y.shape
+        y = y.transpose(1, 2).reshape(B, U, H * dk)  # (B, U, D)
+        return self.out(y), weights, (k, v)
+
+
+def key_padding_mask(lens: Tensor, max_len: int) -> Tensor:
+    """(B,) lengths -> (B, 1, 1, T) boolean, True on real frames."""
+    return (torch.arange(max_len, device=lens.device)[None, :] < lens[:, None])[:, None, None, :]
+
+
+def causal_mask(U: int, device: torch.device, offset: int = 0) -> Tensor:
+    """(U, offset + U) boolean, True where query u may see key j (j <= offset + u)."""
+    q = torch.arange(U, device=device)[:, None] + offset
+    return torch.arange(offset + U, device=device)[None, :] <= q

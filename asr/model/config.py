@@ -1,0 +1,35 @@
+"""Model hyperparameters as one dataclass; the four sizes live in conf/model/*.yaml."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+from asr.features import FrontendConfig
+
+
+@dataclass
+class ModelConfig:
+    vocab_size: int = 0  # V, specials included; set from the tokenizer when the model is built
+    d_model: int = 256  # D
+    heads: int = 4  # H
+    enc_layers: int = 12
+    dec_layers: int = 6
+    ffn: int = 2048
+    dropout: float = 0.1
+    attn_dropout: float = 0.0
+    subsampling: int = 4  # 4, 6 or 8: T' ~ T / subsampling
+    subsampling_channels: int = 256  # conv channels; small values make CPU steps several times faster
+    conv_module: bool = False  # conformer-style depthwise conv after self-attention in each encoder block
+    conv_kernel: int = 15
+    ctc_weight: float = 0.3  # loss = w * CTC + (1 - w) * label-smoothed CE
+    label_smoothing: float = 0.1
+    frontend: FrontendConfig = field(default_factory=FrontendConfig)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "ModelConfig":
+        d = dict(d)
+        front = FrontendConfig(**d.pop("frontend", {}))
+        return cls(frontend=front, **d)

@@ -1,0 +1,89 @@
+"""Building blocks shared by the encoder and decoder: positions, feed-forward, conv subsampling, conv module."""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor, nn
+
+
+def sinusoidal_positions(length: int, d_model: int, offset: int = 0, device=None) -> Tensor:
+    """(length, D) sinusoidal positions starting at `offset` (Vaswani et al.)."""
+    pos = torch.arange(offset, offset + length, device=device, dtype=torch.float32)[:, None]
+    div = torch.exp(torch.arange(0, d_model, 2, device=device, dtype=torch.float32) * (-math.log(10000.0) / d_model))
+    pe = torch.zeros(length, d_model, device=device)
+    pe[:, 0::2] = torch.sin(pos * div)
+    pe[:, 1::2] = torch.cos(pos * div)
+    return pe
+
+
+class FeedForward(nn.Module):
+    def __init__(self, d_model: int, ffn: int, dropout: float) -> None:
+        super().__init__()
+        self.net = nn.Sequential(
+            nn.Linear(d_model, ffn), nn.GELU(), nn.Dropout(dropout), nn.Linear(ffn, d_model)
+        )
+
+    def forward(self, x: Tensor) -> Tensor:  # (B, T, D) -> (B, T, D)
+        return self.net(x)
+
+
+# (kernel, stride) of each Conv2d layer for each subsampling factor, as in ESPnet's Conv2dSubsampling{,6,8}.
+SUBSAMPLING_LAYERS = {4: [(3, 2), (3, 2)], 6: [(3, 2), (5, 3)], 8: [(3, 2), (3, 2), (3, 2)]}
+
+
+class ConvSubsampling(nn.Module):
+    """Log-mel (B, T, F) -> (B, T', D), T' ~ T / factor, then LayerNorm.
+
+    No padding along time, so each output frame only sees input frames of its own utterance. The LayerNorm
+    before positions are added keeps the frontend's scale comparable to the positions' (it decides whether a
+    small model converges; see the demo calibration notes).
+    """
+
+    def __init__(self, n_mels: int, d_model: int, channels: int, factor: int) -> None:
+        super().__init__()
+        if factor not in SUBSAMPLING_LAYERS:
+            raise ValueError(f"subsampling must be one of {sorted(SUBSAMPLING_LAYERS)}, got {factor}")
+        self.layers = SUBSAMPLING_LAYERS[factor]
+        convs, f, c_in = [], n_mels, 1
+        for k, s in self.layers:
+            convs += [nn.Conv2d(c_in, channels, k, s), nn.ReLU()]
+            f, c_in = (f - k) // s + 1, channels
+        self.conv = nn.Sequential(*convs)
+        self.proj = nn.Linear(channels * f, d_model)
+        self.norm = nn.LayerNorm(d_model)
+
+    def output_lengths(self, lens: Tensor) -> Tensor:
+        for k, s in self.layers:
+            lens = torch.div(lens - k, s, rounding_mode="floor") + 1
+        return lens.clamp(min=1)  # an utterance shorter than the receptive field still gets one frame
+
+    def forward(self, x: Tensor, lens: Tensor) -> tuple[Tensor, Tensor]:
+        x = self.conv(x.unsqueeze(1))  # (B, C, T', F')
+        B, C, T, F = x.shape
+        x = self.proj(x.transpose(1, 2).reshape(B, T, C * F))  # (B, T', D)
+        return self.norm(x), self.output_lengths(lens)
+
+
+class ConvModule(nn.Module):
+    """Conformer-style: pointwise conv + GLU, depthwise conv over time, LayerNorm, SiLU, pointwise conv.
+
+    Padded frames are zeroed first so the depthwise kernel never reads another utterance's padding; LayerNorm
+    instead of BatchNorm keeps an utterance's output independent of its batch.
+    """
+
+    def __init__(self, d_model: int, kernel: int, dropout: float) -> None:
+        super().__init__()
+        self.pw1 = nn.Conv1d(d_model, 2 * d_model, 1)
+        self.dw = nn.Conv1d(d_model, d_model, kernel, padding=kernel // 2, groups=d_model)
+        self.norm = nn.LayerNorm(d_model)
+        self.pw2 = nn.Conv1d(d_model, d_model, 1)
+        self.drop = nn.Dropout(dropout)
+
+    def forward(self, x: Tensor, valid: Tensor) -> Tensor:  # (B, T', D), (B, T') -> (B, T', D)
+        x = x.masked_fill(~valid[..., None], 0.0).transpose(1, 2)  # (B, D, T')
+        x = nn.functional.glu(self.pw1(x), dim=1)  # (B, D, T')
+        x = self.dw(x.masked_fill(~valid[:, None, :], 0.0))
+        x = nn.functional.silu(self.norm(x.transpose(1, 2))).transpose(1, 2)
+        return self.drop(self.pw2(x).transpose(1, 2))  # (B, T', D)

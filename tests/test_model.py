@@ -1,0 +1,147 @@
+"""Invariants of the model core: padding, causality, cache, attention weights, file round trip."""
+
+import torch
+
+from asr.model import ASRModel, pad_targets
+from asr.model.attention import MultiHeadAttention, key_padding_mask
+from asr.model.io import load_model_file, save_model
+from asr.tokenizer import train_tokenizer
+
+
+def _model(cfg, seed=0):
+    torch.manual_seed(seed)
+    return ASRModel(cfg).eval()
+
+
+def test_encoder_padding_invariance(tiny_cfg):
+    model = _model(tiny_cfg)
+    torch.manual_seed(1)
+    short = torch.randn(1, 9000)
+    batch = torch.randn(3, 16000)
+    batch[1, :9000] = short[0]
+    batch[1, 9000:] = 0.0
+    lens = torch.tensor([16000, 9000, 12345])
+    with torch.no_grad():
+        alone, alone_lens, _ = model.encode(short, torch.tensor([9000]))
+        batched, batched_lens, _ = model.encode(batch, lens)
+    n = int(alone_lens[0])
+    assert int(batched_lens[1]) == n
+    torch.testing.assert_close(batched[1, :n], alone[0, :n], atol=1e-5, rtol=1e-4)
+
+
+def test_decoder_padding_invariance(tiny_cfg):
+    model = _model(tiny_cfg)
+    torch.manual_seed(2)
+    mem = torch.randn(2, 20, tiny_cfg.d_model)
+    tokens = torch.randint(3, 16, (2, 6))
+    with torch.no_grad():
+        batched, _ = model.decoder(tokens, mem, torch.tensor([20, 11]))
+        alone, _ = model.decoder(tokens[1:], mem[1:, :11], torch.tensor([11]))
+    torch.testing.assert_close(batched[1], alone[0], atol=1e-5, rtol=1e-4)
+
+
+def test_decoder_is_causal(tiny_cfg):
+    model = _model(tiny_cfg)
+    mem = torch.randn(1, 15, tiny_cfg.d_model)
+    a = torch.tensor([[1, 5, 6, 7, 8, 9]])
+    b = a.clone()
+    b[0, 3:] = torch.tensor([3, 4, 10])  # change tokens after step 2
+    with torch.no_grad():
+        la, _ = model.decoder(a, mem, torch.tensor([15]))
+        lb, _ = model.decoder(b, mem, torch.tensor([15]))
+    torch.testing.assert_close(la[0, :3], lb[0, :3])
+    assert not torch.allclose(la[0, 3:], lb[0, 3:])
+
+
+def test_incremental_decoding_with_cache_equals_full(tiny_cfg):
+    model = _model(tiny_cfg)
+    mem = torch.randn(2, 17, tiny_cfg.d_model)
+    mem_lens = torch.tensor([17, 9])
+    tokens = torch.tensor([[1, 4, 9, 3, 12, 5], [1, 7, 7, 2, 8, 6]])
+    with torch.no_grad():
+        full, _ = model.decoder(tokens, mem, mem_lens)
+        full = torch.log_softmax(full, -1)
+        cache = model.decoder.init_cache(mem, mem_lens)
+        steps = []
+        for u in range(tokens.shape[1]):
+            logp, cache = model.decoder.step(tokens[:, u : u + 1], cache)
+            steps.append(logp)
+        # several tokens at once after a prefix, as a search warm-started from a prompt would
+        cache2 = model.decoder.init_cache(mem, mem_lens)
+        _, cache2 = model.decoder.step(tokens[:, :2], cache2)
+        logp_multi, _ = model.decoder.step(tokens[:, 2:], cache2)
+    torch.testing.assert_close(torch.stack(steps, 1), full, atol=1e-5, rtol=1e-4)
+    torch.testing.assert_close(logp_multi, full[:, -1], atol=1e-5, rtol=1e-4)
+
+
+def test_cache_select_reorders_hypotheses(tiny_cfg):
+    model = _model(tiny_cfg)
+    mem = torch.randn(2, 10, tiny_cfg.d_model)
+    cache = model.decoder.init_cache(mem, torch.tensor([10, 10]))
+    with torch.no_grad():
+        _, cache = model.decoder.step(torch.tensor([[1], [1]]), cache)
+        swapped = cache.select(torch.tensor([1, 0]))
+        a, _ = model.decoder.step(torch.tensor([[5], [6]]), cache)
+        b, _ = model.decoder.step(torch.tensor([[6], [5]]), swapped)
+    torch.testing.assert_close(a, b.flip(0))
+
+
+def test_attention_weights_shape_and_rows():
+    torch.manual_seed(0)
+    attn = MultiHeadAttention(32, 4).eval()
+    x = torch.randn(3, 5, 32)
+    src = torch.randn(3, 9, 32)
+    lens = torch.tensor([9, 4, 6])
+    mask = key_padding_mask(lens, 9)
+    out, w, _ = attn(x, source=src, mask=mask, need_weights=True)
+    assert w.shape == (3, 4, 5, 9)  # (B, H, U, T)
+    torch.testing.assert_close(w.sum(-1), torch.ones(3, 4, 5))
+    for b, n in enumerate(lens.tolist()):
+        assert torch.all(w[b, :, :, n:] == 0)
+    fast, _, _ = attn(x, source=src, mask=mask)  # the scaled_dot_product_attention path agrees
+    torch.testing.assert_close(out, fast, atol=1e-5, rtol=1e-4)
+
+
+def test_model_returns_attention_for_pictures(tiny_cfg):
+    model = _model(tiny_cfg)
+    wave, lens = torch.randn(2, 16000), torch.tensor([16000, 8000])
+    with torch.no_grad():
+        enc, enc_lens, enc_w = model.encode(wave, lens, need_weights=True)
+        _, cross = model.decoder(torch.tensor([[1, 4, 5], [1, 6, 7]]), enc, enc_lens, need_weights=True)
+    T = enc.shape[1]
+    assert len(enc_w) == tiny_cfg.enc_layers and enc_w[0].shape == (2, tiny_cfg.heads, T, T)
+    assert len(cross) == tiny_cfg.dec_layers and cross[0].shape == (2, tiny_cfg.heads, 3, T)
+    assert torch.all(cross[0][1, :, :, int(enc_lens[1]) :] == 0)
+
+
+def test_loss_is_finite_and_trains(tiny_cfg):
+    torch.manual_seed(0)
+    model = ASRModel(tiny_cfg).train()
+    wave, lens = torch.randn(2, 12000), torch.tensor([12000, 9000])
+    targets, tlens = pad_targets([[3, 4, 5], [6, 7]])
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    first = None
+    for _ in range(15):
+        losses = model(wave, lens, targets, tlens)
+        assert torch.isfinite(losses.loss)
+        opt.zero_grad()
+        losses.loss.backward()
+        opt.step()
+        first = first if first is not None else losses.loss.item()
+    assert losses.loss.item() < first
+
+
+def test_model_file_round_trip(tmp_path, tiny_cfg):
+    tok = train_tokenizer(["one two three", "four five"], "char")
+    tiny_cfg.vocab_size = tok.vocab_size
+    model = _model(tiny_cfg)
+    model.cmvn.set_stats(torch.full((80,), 2.0), torch.full((80,), 3.0))
+    save_model(tmp_path / "m.pt", model, tok, meta={"note": "test"})
+    blob = torch.load(tmp_path / "m.pt", weights_only=True)  # no code is unpickled
+    assert blob["format"] == "asr-model/1"
+    loaded, tok2, meta = load_model_file(tmp_path / "m.pt")
+    assert meta == {"note": "test"} and tok2.encode("one") == tok.encode("one")
+    wave, lens = torch.randn(1, 8000), torch.tensor([8000])
+    with torch.no_grad():
+        torch.testing.assert_close(loaded.encode(wave, lens)[0], model.encode(wave, lens)[0])
+    assert torch.all(loaded.cmvn.mean == 2.0)

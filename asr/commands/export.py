@@ -1,0 +1,25 @@
+"""Usage:
+    asr export exp/digits/checkpoints/last.ckpt --out exp/digits/model.pt
+    asr export exp/digits/checkpoints/epoch=9*.ckpt exp/digits/checkpoints/epoch=8*.ckpt --out model.pt  # averaged
+
+Writes one self-contained inference file (weights, model config, tokenizer, CMVN statistics) that loads with
+`torch.load(..., weights_only=True)`; `asr transcribe` and `asr evaluate` take it.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from asr.checkpoints import export
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("checkpoints", nargs="+", help="Lightning checkpoint(s); several are averaged")
+    parser.add_argument("--out", required=True, help="model file to write, e.g. exp/run/model.pt")
+
+
+def run(args: argparse.Namespace) -> int:
+    model = export(args.checkpoints, args.out)
+    n = sum(p.numel() for p in model.parameters())
+    print(f"wrote {args.out}: {n / 1e6:.2f} M parameters from {len(args.checkpoints)} checkpoint(s)")
+    return 0

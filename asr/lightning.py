@@ -1,0 +1,135 @@
+"""The training system: a LightningModule around `ASRModel` (losses, optimiser, schedule, logging).
+
+Nothing model-specific lives here. The tokenizer and the CMVN statistics are built from the training data in
+`setup()` on the first run and travel inside every checkpoint (`on_save_checkpoint`), so a resumed, validated
+or exported checkpoint never depends on the data being present.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import lightning as L
+import torch
+
+from asr.metrics import error_report
+from asr.model import ASRModel, ModelConfig, pad_targets
+from asr.schedules import OptimConfig, lr_factor
+from asr.tokenizer import Tokenizer, tokenizer_from_state, train_tokenizer
+
+
+@dataclass
+class TokenizerConfig:
+    kind: str = "char"  # char | word | bpe | unigram
+    vocab_size: int = 256  # bpe/unigram only
+
+
+@dataclass
+class TaskConfig:
+    cmvn_utterances: int = 2000  # utterances sampled from the training set for the CMVN statistics
+    val_max_len_ratio: float = 1.0  # greedy decoding in validation stops at ratio * T' tokens
+
+
+class ASRTask(L.LightningModule):
+    def __init__(
+        self,
+        model: ModelConfig = field(default_factory=ModelConfig),
+        optim: OptimConfig = field(default_factory=OptimConfig),
+        tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig),
+        task: TaskConfig = field(default_factory=TaskConfig),
+    ) -> None:
+        super().__init__()
+        # dataclass defaults arrive as `field` objects when the class is built directly in Python
+        self.model_cfg = model if isinstance(model, ModelConfig) else ModelConfig()
+        self.optim_cfg = optim if isinstance(optim, OptimConfig) else OptimConfig()
+        self.tok_cfg = tokenizer if isinstance(tokenizer, TokenizerConfig) else TokenizerConfig()
+        self.task_cfg = task if isinstance(task, TaskConfig) else TaskConfig()
+        self.save_hyperparameters(
+            {"model": self.model_cfg, "optim": self.optim_cfg, "tokenizer": self.tok_cfg, "task": self.task_cfg}
+        )
+        self.net: ASRModel | None = None
+        self.tokenizer: Tokenizer | None = None
+        self._val: list[tuple[str, str]] = []
+
+    # ---- building -------------------------------------------------------------------------------------
+    def build(self, tokenizer: Tokenizer) -> None:
+        """Create the network for `tokenizer`'s vocabulary (replacing any earlier one)."""
+        self.tokenizer = tokenizer
+        self.model_cfg.vocab_size = tokenizer.vocab_size
+        self.net = ASRModel(self.model_cfg)
+
+    def setup(self, stage: str) -> None:
+        if self.net is not None:
+            return
+        from asr.data.stats import compute_cmvn
+
+        dm = self.trainer.datamodule
+        cuts = dm.train_cuts()
+        texts = (s.text for c in cuts for s in c.supervisions)
+        self.build(train_tokenizer(texts, self.tok_cfg.kind, self.tok_cfg.vocab_size))
+        mean, std = compute_cmvn(cuts, n_mels=self.model_cfg.frontend.n_mels, max_cuts=self.task_cfg.cmvn_utterances)
+        self.net.cmvn.set_stats(mean, std)
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint["asr_tokenizer"] = self.tokenizer.state()
+        checkpoint["asr_model_config"] = self.model_cfg.to_dict()
+
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        tok = tokenizer_from_state(checkpoint["asr_tokenizer"])
+        if self.tokenizer is None or self.tokenizer.state() != tok.state():
+            self.build(tok)
+
+    # ---- steps ----------------------------------------------------------------------------------------
+    def _losses(self, batch: dict):
+        ids = [self.tokenizer.encode(t) for t in batch["text"]]
+        targets, target_lens = pad_targets(ids, self.device)
+        return self.net(batch["audio"], batch["audio_lens"], targets, target_lens)
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        losses = self._losses(batch)
+        B = len(batch["text"])
+        self.log_dict(
+            {"train/loss": losses.loss, "train/ctc": losses.ctc, "train/att": losses.att, "train/acc": losses.att_acc},
+            batch_size=B, prog_bar=False,
+        )
+        self.log("loss", losses.loss, batch_size=B, prog_bar=True, logger=False)
+        self.log("lr", self.optimizers().param_groups[0]["lr"], batch_size=B, prog_bar=True)
+        return losses.loss
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        from asr.decoding import DecodeOptions, greedy_search
+
+        B = len(batch["text"])
+        losses = self._losses(batch)
+        self.log_dict({"val/loss": losses.loss, "val/ctc": losses.ctc, "val/att": losses.att},
+                      batch_size=B, sync_dist=True)
+        enc, enc_lens, _ = self.net.encode(batch["audio"], batch["audio_lens"])
+        hyps = greedy_search(self.net, enc, enc_lens, DecodeOptions(max_len_ratio=self.task_cfg.val_max_len_ratio))
+        self._val += [(ref, self.tokenizer.decode(h)) for ref, h in zip(batch["text"], hyps)]
+
+    def on_validation_epoch_end(self) -> None:
+        if not self._val:
+            return
+        r = error_report([a for a, _ in self._val], [b for _, b in self._val])
+        self._val = []
+        # Sum error counts over DDP ranks, then divide: a rank-weighted mean of WERs would be wrong.
+        word_errors = r.substitutions + r.deletions + r.insertions
+        counts = torch.tensor([word_errors, r.words, r.char_errors, r.chars], dtype=torch.float64, device=self.device)
+        counts = self.trainer.strategy.reduce(counts, reduce_op="sum")
+        self.log("val_wer", (counts[0] / counts[1].clamp(min=1)).float(), prog_bar=True)
+        self.log("val_cer", (counts[2] / counts[3].clamp(min=1)).float(), prog_bar=True)
+
+    # ---- optimisation ---------------------------------------------------------------------------------
+    def configure_optimizers(self):
+        decay = [p for n, p in self.net.named_parameters() if p.dim() >= 2 and "embed" not in n]
+        no_decay = [p for n, p in self.net.named_parameters() if not (p.dim() >= 2 and "embed" not in n)]
+        cfg = self.optim_cfg
+        opt = torch.optim.AdamW(
+            [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
+            lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps,
+        )
+        total = cfg.total_steps or (self.trainer.max_steps if self.trainer.max_steps > 0 else 0)
+        if cfg.schedule == "cosine" and total <= 0:
+            total = int(self.trainer.estimated_stepping_batches)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: lr_factor(step, cfg, total))
+        return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}

@@ -1,0 +1,150 @@
+"""What the public corpora share: verified downloads, a clear error for a missing folder, and writing manifests.
+
+Each corpus module (librispeech, commonvoice, tedlium, ljspeech, yesno) reads its folder with lhotse's recipe
+and hands the result to `write_split`, which normalises the text and writes, under the output folder:
+    {split}_recordings.jsonl.gz  {split}_supervisions.jsonl.gz  {split}_cuts.jsonl.gz
+and prints the split's one-line summary (asr.corpora.summary).
+
+Downloads go through lhotse: `lhotse.utils.resumable_download` fetches the archive (resuming a partial file),
+`verify_archive` checks it against KNOWN_CHECKSUMS before anything is unpacked, then the recipe's `download_x()`
+unpacks it (its own fetch finds the file complete) and marks the folder `.completed`.
+lhotse is imported inside the functions: `asr --help` imports these modules and lhotse takes ~2 s.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tqdm import tqdm
+
+from asr.corpora.summary import summarise
+from asr.errors import UserError
+
+if TYPE_CHECKING:
+    from lhotse import CutSet, RecordingSet, SupervisionSet
+
+log = logging.getLogger(__name__)
+
+# Archive file name -> (algorithm, digest), as published with the corpus (md5) or pinned by torchaudio (sha256).
+KNOWN_CHECKSUMS: dict[str, tuple[str, str]] = {
+    # https://www.openslr.org/resources/12/md5sum.txt
+    "dev-clean.tar.gz": ("md5", "42e2234ba48799c1f50f24a7926300a1"),
+    "dev-other.tar.gz": ("md5", "c8d0bcc9cca99d4f8b62fcc847357931"),
+    "test-clean.tar.gz": ("md5", "32fa31d27d2e1cad72775fee3f4849a9"),
+    "test-other.tar.gz": ("md5", "fb5a50374b501bb3bac4815ee91d3135"),
+    "train-clean-100.tar.gz": ("md5", "2a93770f6d5c6c964bc36631d331a522"),
+    "train-clean-360.tar.gz": ("md5", "c0e676e450a7ff2f54aeade5171606fa"),
+    "train-other-500.tar.gz": ("md5", "d1a0fd59409feb2c614ce4d30c387708"),
+    # https://www.openslr.org/resources/31/md5sum.txt (Mini LibriSpeech)
+    "dev-clean-2.tar.gz": ("md5", "6d7ab67ac6a1d2c993d050e16d61080d"),
+    "train-clean-5.tar.gz": ("md5", "5df7d4e78065366204ca6845bb08f490"),
+    # torchaudio.datasets pins these (the corpora publish no list)
+    "waves_yesno.tar.gz": ("sha256", "c3f49e0cca421f96b75b41640749167b52118f232498667ca7a5f9416aef8e73"),
+    "LJSpeech-1.1.tar.bz2": ("sha256", "be1a30453f28eb8dd26af4101ae40cbf2c50413b1bb21936cbcdc6fae3de8aa5"),
+    "TEDLIUM_release-3.tgz": ("sha256", "ad1e454d14d1ad550bc2564c462d87c7a7ec83d4dc2b9210f22ab4973b9eccdb"),
+}
+
+
+@dataclass(frozen=True)
+class Archive:
+    url: str  # the URL the recipe's download_x() fetches, so both land on the same file
+    done: Path  # the recipe's `.completed` marker in the unpacked folder
+
+    @property
+    def name(self) -> str:
+        return self.url.rsplit("/", 1)[-1]
+
+
+def fetch_verified(archive: Archive, root: Path, command: str, unpack: Callable[[], object]) -> None:
+    """Fetch `archive` into `root` (resuming), verify it, then `unpack()` (the recipe's download_x).
+
+    Skipped when the recipe already marked the unpacked folder complete. `command` reruns the download.
+    """
+    from lhotse.utils import resumable_download
+
+    if archive.done.is_file():
+        log.info("%s is already unpacked (%s)", archive.name, archive.done)
+        return
+    root.mkdir(parents=True, exist_ok=True)
+    path = root / archive.name
+    try:
+        resumable_download(archive.url, filename=path)
+    except OSError as e:  # urllib's errors are OSErrors
+        raise UserError(f"download of {archive.url} failed ({e}); run `{command}` again to resume it") from e
+    verify_archive(path, command)
+    unpack()
+
+
+def verify_archive(path: Path, command: str) -> None:
+    """Raise UserError when `path`'s checksum differs from KNOWN_CHECKSUMS; archives not listed pass."""
+    known = KNOWN_CHECKSUMS.get(path.name)
+    if known is None:
+        log.warning("no known checksum for %s; not verified", path.name)
+        return
+    algo, expected = known
+    got = file_digest(path, algo)
+    if got != expected:
+        raise UserError(f"{path} is corrupt or incomplete ({algo} {got}, expected {expected}); "
+                        f"delete it and run `{command}` again")
+
+
+def file_digest(path: Path, algo: str) -> str:
+    h = hashlib.new(algo)
+    with open(path, "rb") as f, tqdm(total=path.stat().st_size, unit="B", unit_scale=True,
+                                     desc=f"{algo} {path.name}", leave=False) as bar:
+        while chunk := f.read(1 << 22):
+            h.update(chunk)
+            bar.update(len(chunk))
+    return h.hexdigest()
+
+
+def require_dir(path: Path, what: str, hint: str) -> Path:
+    """The folder a corpus needs, or a UserError naming it and how to get it (`hint`: a command or steps)."""
+    if not path.is_dir():
+        raise UserError(f"{what} not found: expected the folder {path}; {hint}")
+    return path
+
+
+def download_hint(command: str) -> str:
+    return f"download it with: {command}"
+
+
+def load_prepared(out_dir: Path, split: str) -> CutSet | None:
+    """`split`'s cuts when an earlier run wrote them (preparation is idempotent: delete the files to redo it)."""
+    from lhotse import CutSet
+
+    path = out_dir / f"{split}_cuts.jsonl.gz"
+    if not path.is_file():
+        return None
+    print(f"{split}: {path} exists; kept (delete it to prepare the split again)")
+    return CutSet.from_file(path).to_eager()
+
+
+def write_split(out_dir: Path, corpus: str, split: str, recordings: RecordingSet,
+                supervisions: SupervisionSet) -> CutSet:
+    """Normalise the text, drop empty transcripts, write the three manifests of `split`; return its cuts."""
+    from lhotse import CutSet, SupervisionSet, fix_manifests, validate_recordings_and_supervisions
+
+    from asr.text import normalise_text
+
+    sups = [s.transform_text(normalise_text) for s in supervisions]
+    kept = [s for s in sups if s.text]
+    if len(kept) < len(sups):
+        log.warning("%s %s: dropped %d utterances whose text is empty after normalisation",
+                    corpus, split, len(sups) - len(kept))
+    recordings, supervisions = fix_manifests(recordings, SupervisionSet.from_segments(kept))
+    validate_recordings_and_supervisions(recordings, supervisions)
+    # one cut per supervision: a long recording (a TED talk) becomes one cut per segment
+    cuts = CutSet.from_manifests(recordings=recordings, supervisions=supervisions)
+    cuts = cuts.trim_to_supervisions(keep_overlapping=False).to_eager()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    recordings.to_file(out_dir / f"{split}_recordings.jsonl.gz")
+    supervisions.to_file(out_dir / f"{split}_supervisions.jsonl.gz")
+    cuts.to_file(out_dir / f"{split}_cuts.jsonl.gz")
+    print(summarise(cuts).line(corpus, split))
+    return cuts

@@ -1,0 +1,254 @@
+"""Public corpora on small fixture folders in each corpus's real layout, built here from synthesised audio.
+
+No test touches the network: urllib is replaced by a guard (or, for the download tests, by a fake server that
+answers "you already have the whole file", which is what openslr says to a finished resumable download).
+"""
+
+from __future__ import annotations
+
+import email.message
+import hashlib
+import itertools
+import subprocess
+import tarfile
+import urllib.error
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+from lhotse import CutSet
+
+from asr.corpora import public
+from asr.corpora.commonvoice import prepare_commonvoice
+from asr.corpora.librispeech import parse_parts, prepare_librispeech
+from asr.corpora.ljspeech import prepare_ljspeech
+from asr.corpora.tedlium import prepare_tedlium
+from asr.corpora.yesno import prepare_yesno
+from asr.errors import UserError
+
+
+def tone(path: Path, seconds: float, rate: int, seed: int = 0) -> None:
+    """A sine plus a little noise: speech content does not matter for layout tests."""
+    t = np.arange(int(seconds * rate)) / rate
+    x = 0.1 * np.sin(2 * np.pi * (200 + 50 * seed) * t) + 0.01 * np.random.default_rng(seed).standard_normal(t.size)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(path, x.astype(np.float32), rate)
+
+
+@pytest.fixture(autouse=True)
+def no_network(monkeypatch):
+    def refuse(*args, **kwargs):
+        raise AssertionError("a test tried to use the network")
+
+    monkeypatch.setattr(urllib.request, "urlopen", refuse)
+
+
+def fake_server_has_nothing_more(monkeypatch) -> list[str]:
+    """urlopen that answers a resumed download of a complete file with 416 (as openslr does); records URLs."""
+    asked: list[str] = []
+
+    def urlopen(req, *args, **kwargs):
+        asked.append(req.full_url)
+        start = int(req.headers["Range"].split("=")[1].rstrip("-"))
+        headers = email.message.Message()
+        headers["Content-Range"] = f"bytes */{start}"
+        raise urllib.error.HTTPError(req.full_url, 416, "Range Not Satisfiable", headers, None)
+
+    monkeypatch.setattr(urllib.request, "urlopen", urlopen)
+    return asked
+
+
+def summary_lines(out: str) -> list[str]:
+    return [line for line in out.splitlines() if " utterances, " in line]
+
+
+# ---- LibriSpeech --------------------------------------------------------------------------------------------
+TRANSCRIPTS = {
+    ("19", "198"): ["NORTHANGER ABBEY", "THAT IS TO SAY HIS TEMPER'S GOOD"],
+    ("26", "495"): ["CHAPTER ONE MISSUS RACHEL LYNDE IS SURPRISED"],
+}
+
+
+def make_librispeech(root: Path, part: str = "dev-clean-2") -> Path:
+    for (spk, chap), texts in TRANSCRIPTS.items():
+        folder = root / "LibriSpeech" / part / spk / chap
+        lines = []
+        for i, text in enumerate(texts):
+            utt = f"{spk}-{chap}-{i:04d}"
+            tone(folder / f"{utt}.flac", 0.5 + 0.25 * i, 16000, seed=i)
+            lines.append(f"{utt} {text}\n")
+        (folder / f"{spk}-{chap}.trans.txt").write_text("".join(lines))
+    return root
+
+
+def test_librispeech_layout_gives_normalised_manifests_and_a_summary(tmp_path, capsys):
+    root, out = make_librispeech(tmp_path / "dl"), tmp_path / "data"
+    cuts = prepare_librispeech(out, root, "dev-clean-2")["dev-clean-2"]
+    for kind in ("recordings", "supervisions", "cuts"):
+        assert (out / f"dev-clean-2_{kind}.jsonl.gz").is_file()
+    loaded = CutSet.from_file(out / "dev-clean-2_cuts.jsonl.gz").to_eager()
+    texts = {c.id: c.supervisions[0].text for c in loaded}
+    assert texts["19-198-0001"] == "that is to say his temper's good"
+    assert len(cuts) == 3 and {c.supervisions[0].speaker for c in loaded} == {"19", "26"}
+    assert loaded["19-198-0001"].duration == pytest.approx(0.75)
+    (line,) = summary_lines(capsys.readouterr().out)
+    assert line.startswith("librispeech dev-clean-2: 3 utterances") and "2 speakers" in line and "15 words" in line
+
+
+def test_librispeech_presets_and_bad_part_names():
+    assert parse_parts("mini") == ("dev-clean-2", "train-clean-5")
+    assert "train-clean-100" in parse_parts("100") and len(parse_parts("960")) == 7
+    assert parse_parts("dev-clean, test-other") == ("dev-clean", "test-other")
+    with pytest.raises(UserError, match="unknown LibriSpeech part"):
+        parse_parts("dev-cleen")
+
+
+def test_missing_folder_names_it_and_the_download_command(tmp_path):
+    with pytest.raises(UserError) as e:
+        prepare_librispeech(tmp_path / "data", tmp_path / "dl", "mini")
+    msg = str(e.value)
+    assert str(tmp_path / "dl" / "LibriSpeech" / "dev-clean-2") in msg
+    assert "asr prepare librispeech --root" in msg and "--download" in msg
+    for fn, what in [(prepare_yesno, "waves_yesno"), (prepare_ljspeech, "LJSpeech-1.1")]:
+        with pytest.raises(UserError, match=what):
+            fn(tmp_path / "data", tmp_path / "dl")
+
+
+def archive_of(root: Path, folder: str, name: str) -> Path:
+    tar_path = root / name
+    with tarfile.open(tar_path, "w:gz") as tar:
+        tar.add(root / folder, arcname=folder)
+    return tar_path
+
+
+def test_download_verifies_the_archive_then_lhotse_unpacks_it(tmp_path, monkeypatch):
+    staging = make_librispeech(tmp_path / "staging")
+    root = tmp_path / "dl"
+    root.mkdir()
+    tar_path = archive_of(staging, "LibriSpeech", "dev-clean-2.tar.gz")
+    tar_path.rename(root / tar_path.name)  # as a finished earlier download would have left it
+    md5 = hashlib.md5((root / tar_path.name).read_bytes()).hexdigest()
+    monkeypatch.setitem(public.KNOWN_CHECKSUMS, "dev-clean-2.tar.gz", ("md5", md5))
+    asked = fake_server_has_nothing_more(monkeypatch)
+    cuts = prepare_librispeech(tmp_path / "data", root, "dev-clean-2", download=True)
+    assert len(cuts["dev-clean-2"]) == 3
+    assert (root / "LibriSpeech" / "dev-clean-2" / ".completed").is_file()
+    assert asked and all(u == "http://www.openslr.org/resources/31/dev-clean-2.tar.gz" for u in asked)
+    # a second run finds lhotse's `.completed` marker: nothing is fetched again
+    asked.clear()
+    prepare_librispeech(tmp_path / "data2", root, "dev-clean-2", download=True)
+    assert asked == []
+
+
+def test_corrupt_archive_is_rejected_before_unpacking(tmp_path, monkeypatch):
+    root = tmp_path / "dl"
+    root.mkdir()
+    (root / "dev-clean-2.tar.gz").write_bytes(b"\x1f\x8b" + b"not really a tarball" * 100)
+    fake_server_has_nothing_more(monkeypatch)
+    with pytest.raises(UserError) as e:  # the real md5 from openslr's list
+        prepare_librispeech(tmp_path / "data", root, "dev-clean-2", download=True)
+    msg = str(e.value)
+    assert "corrupt or incomplete" in msg and "6d7ab67ac6a1d2c993d050e16d61080d" in msg and "delete it" in msg
+    assert not (root / "LibriSpeech").exists()
+
+
+def test_known_checksums_cover_every_librispeech_part():
+    from lhotse.recipes.librispeech import LIBRISPEECH, MINI_LIBRISPEECH
+
+    for part in LIBRISPEECH + MINI_LIBRISPEECH:
+        algo, digest = public.KNOWN_CHECKSUMS[f"{part}.tar.gz"]
+        assert algo == "md5" and len(digest) == 32
+
+
+# ---- yes/no ------------------------------------------------------------------------------------------------
+def test_yesno(tmp_path, capsys):
+    names = ["_".join(bits) for bits in itertools.islice(itertools.product("01", repeat=8), 60)]
+    for i, name in enumerate(names):
+        tone(tmp_path / "dl" / "waves_yesno" / f"{name}.wav", 0.2, 8000, seed=i % 5)
+    cuts = prepare_yesno(tmp_path / "data", tmp_path / "dl")
+    assert len(cuts["train"]) == len(cuts["test"]) == 30
+    cut = cuts["train"][0]
+    assert cut.sampling_rate == 8000 and set(cut.supervisions[0].text.split()) <= {"yes", "no"}
+    assert len(summary_lines(capsys.readouterr().out)) == 2
+    # an incomplete folder is a clear error, not lhotse's bare assert
+    next((tmp_path / "dl" / "waves_yesno").glob("*.wav")).unlink()
+    with pytest.raises(UserError, match="59 .wav files, expected 60"):
+        prepare_yesno(tmp_path / "data-again", tmp_path / "dl")
+
+
+# ---- LJ Speech -----------------------------------------------------------------------------------------------
+def test_ljspeech_uses_the_normalised_column_and_holds_out_dev_and_test(tmp_path):
+    corpus = tmp_path / "dl" / "LJSpeech-1.1"
+    rows = []
+    for i in range(6):
+        uid = f"LJ001-{i + 1:04d}"
+        tone(corpus / "wavs" / f"{uid}.wav", 0.4, 22050, seed=i)
+        rows.append(f"{uid}|Printed in {1884 + i}, Dr. Smith said.|Printed in eighteen eighty-{i}, Doctor Smith said.\n")
+    (corpus / "metadata.csv").write_text("".join(rows))
+    cuts = prepare_ljspeech(tmp_path / "data", tmp_path / "dl")
+    assert [len(cuts[s]) for s in ("train", "dev", "test")] == [4, 1, 1]
+    all_ids = set(cuts["train"].ids) | set(cuts["dev"].ids) | set(cuts["test"].ids)
+    assert len(all_ids) == 6
+    text = cuts["train"][0].supervisions[0].text
+    assert text.startswith("printed in eighteen eighty ") and text.endswith("doctor smith said")
+
+
+# ---- TED-LIUM 3 ----------------------------------------------------------------------------------------------
+STM = """\
+TalkA_2010 1 TalkA_2010 0.00 0.40 <o,f0,male> ignore_time_segment_in_scoring
+TalkA_2010 1 TalkA_2010 0.50 1.70 <o,f0,male> so they 're telling me <unk> about it
+TalkA_2010 1 TalkA_2010 1.80 2.90 <o,f0,male> {NOISE} and that 's the point
+"""
+
+
+def test_tedlium_segments_sph_audio_read_without_sph2pipe(tmp_path):
+    legacy = tmp_path / "dl" / "TEDLIUM_release-3" / "legacy"
+    for split in ("dev", "test"):
+        wav = tmp_path / f"{split}.wav"
+        tone(wav, 3.0, 16000)
+        (legacy / split / "sph").mkdir(parents=True)
+        subprocess.run(["sox", str(wav), str(legacy / split / "sph" / "TalkA_2010.sph")], check=True)
+        (legacy / split / "stm").mkdir()
+        (legacy / split / "stm" / "TalkA_2010.stm").write_text(STM)
+    cuts = prepare_tedlium(tmp_path / "data", tmp_path / "dl", "dev,test")["dev"]
+    assert [c.supervisions[0].text for c in cuts] == ["so they're telling me about it", "and that's the point"]
+    first = sorted(cuts, key=lambda c: c.start)[0]
+    assert first.start == pytest.approx(0.5) and first.duration == pytest.approx(1.2)
+    assert first.load_audio().shape == (1, 19200)  # sliced from the .sph by soundfile
+    with pytest.raises(UserError, match="train sph"):
+        prepare_tedlium(tmp_path / "data", tmp_path / "dl", ["train"])
+
+
+# ---- Common Voice ------------------------------------------------------------------------------------------------
+CV_HEADER = "client_id\tpath\tsentence\tup_votes\tdown_votes\tage\tgender\taccents\tvariant\tlocale\tsegment\n"
+
+
+def test_commonvoice_mp3_clips(tmp_path, monkeypatch):
+    # lhotse reads the clips in spawned processes (~4 s to start each); threads run the same code in the test
+    from lhotse.recipes import commonvoice as recipe
+
+    monkeypatch.setattr(recipe, "ProcessPoolExecutor", lambda max_workers, mp_context: ThreadPoolExecutor(max_workers))
+    lang = tmp_path / "dl" / "cv-corpus-13.0-2023-03-09" / "en"
+    (lang / "clips").mkdir(parents=True)
+    sentences = {"train": ["Hello there, World!", "It's a test."], "dev": ["Good morning."], "test": ["Bye now!"]}
+    n = 0
+    for split, texts in sentences.items():
+        rows = [CV_HEADER]
+        for text in texts:
+            clip = f"common_voice_en_{n}.mp3"
+            tone(tmp_path / "tmp.wav", 0.6, 16000, seed=n)
+            subprocess.run(["ffmpeg", "-loglevel", "error", "-y", "-i", str(tmp_path / "tmp.wav"), "-ar", "48000",
+                            str(lang / "clips" / clip)], check=True)
+            rows.append(f"spk{n % 2}\t{clip}\t{text}\t2\t0\ttwenties\tmale\t\t\ten\t\n")
+            n += 1
+        (lang / f"{split}.tsv").write_text("".join(rows))
+    cuts = prepare_commonvoice(tmp_path / "data", tmp_path / "dl", "en", num_jobs=1)
+    assert sorted(c.supervisions[0].text for c in cuts["train"]) == ["hello there world", "it's a test"]
+    cut = cuts["dev"][0]
+    assert cut.sampling_rate == 48000 and cut.duration == pytest.approx(0.6, abs=0.06)
+    assert cut.load_audio().shape[0] == 1
+    with pytest.raises(UserError, match="commonvoice.mozilla.org"):
+        prepare_commonvoice(tmp_path / "data2", tmp_path / "dl", "cy")

@@ -1,0 +1,198 @@
+"""Search on tiny random-weight models: outputs are arbitrary but deterministic, so searches can be checked
+against each other, against brute-force enumeration and against the model's own teacher-forced scores."""
+
+import itertools
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+from asr.decoding import CTCPrefixScorer, DecodeOptions, beam_search, ctc_greedy, decode, greedy_search
+from asr.decoding.options import repeating
+from asr.errors import UserError
+from asr.model import ASRModel, ModelConfig
+from asr.tokenizer import BLANK, SOS_EOS
+
+V = 12
+ENC_LENS = torch.tensor([20, 13, 7])
+
+
+def _model(vocab: int = V, eos_bias: float = -1.0, seed: int = 0) -> ASRModel:
+    torch.manual_seed(seed)
+    cfg = ModelConfig(
+        vocab_size=vocab, d_model=32, heads=2, enc_layers=1, dec_layers=2, ffn=64, dropout=0.0,
+        subsampling=4, subsampling_channels=8,
+    )
+    model = ASRModel(cfg).eval()
+    with torch.no_grad():  # a random decoder would otherwise pick <eos> about as often as anything else
+        model.decoder.out.bias[SOS_EOS] += eos_bias
+    return model
+
+
+def _enc(lens: torch.Tensor = ENC_LENS, d: int = 32, seed: int = 1) -> torch.Tensor:
+    torch.manual_seed(seed)
+    return torch.randn(len(lens), int(lens.max()), d)  # (B, T', D); padding is whatever: it must be ignored
+
+
+def test_beam_one_equals_greedy():
+    model, enc = _model(), _enc()
+    opts = DecodeOptions(beam=1, ctc_weight=0.0)
+    greedy = greedy_search(model, enc, ENC_LENS, opts)
+    beam = [hyps[0].tokens for hyps in beam_search(model, enc, ENC_LENS, opts)]
+    assert beam == greedy
+    assert all(len(g) >= 3 for g in greedy)  # non-trivial outputs
+    assert all(len(g) <= n for g, n in zip(greedy, ENC_LENS.tolist()))
+
+
+def test_batched_beam_equals_one_at_a_time():
+    model, enc = _model(), _enc()
+    opts = DecodeOptions(beam=4, ctc_weight=0.3)
+    batched = beam_search(model, enc, ENC_LENS, opts)
+    for b, n in enumerate(ENC_LENS.tolist()):
+        alone = beam_search(model, enc[b : b + 1, :n], ENC_LENS[b : b + 1], opts)[0]
+        assert [h.tokens for h in batched[b]] == [h.tokens for h in alone]
+        for x, y in zip(batched[b], alone):
+            assert x.score == pytest.approx(y.score, abs=1e-4)
+    assert len({tuple(hyps[0].tokens) for hyps in batched}) == 3
+    for hyps in batched:
+        assert len(hyps) == 4 and [h.score for h in hyps] == sorted((h.score for h in hyps), reverse=True)
+
+
+def test_hypothesis_scores_equal_teacher_forced_scores():
+    model, enc = _model(), _enc()
+    opts = DecodeOptions(beam=3, ctc_weight=0.4, length_penalty=0.5)
+    for b, hyps in enumerate(beam_search(model, enc, ENC_LENS, opts)):
+        for h in hyps:
+            tokens = torch.tensor([[SOS_EOS, *h.tokens, SOS_EOS]])
+            n = ENC_LENS[b : b + 1]
+            logits, _ = model.decoder(tokens[:, :-1], enc[b : b + 1], n)
+            dec = torch.log_softmax(logits.float(), -1)[0].gather(1, tokens[0, 1:, None]).sum().item()
+            logp = model.ctc_log_probs(enc[b : b + 1]).transpose(0, 1)  # (T', 1, V)
+            ctc = -F.ctc_loss(logp, torch.tensor([h.tokens]), n, torch.tensor([len(h.tokens)]), reduction="sum").item()
+            assert h.scores["decoder"] == pytest.approx(dec, abs=1e-3)
+            assert h.scores["ctc"] == pytest.approx(ctc, abs=1e-3)
+            assert h.log_prob == pytest.approx(0.6 * dec + 0.4 * ctc, abs=1e-3)
+            assert h.score == pytest.approx(h.log_prob / (len(h.tokens) + 1) ** 0.5, abs=1e-4)
+            assert len(h.token_log_probs) == len(h.tokens) and all(g <= 0 for g in h.token_log_probs)
+
+
+def _paths(T: int, V: int):
+    """Every CTC alignment (T frames over V symbols) and the label sequence it reads."""
+    for path in itertools.product(range(V), repeat=T):
+        labels = [s for i, s in enumerate(path) if s != BLANK and (i == 0 or s != path[i - 1])]
+        yield path, labels
+
+
+def test_ctc_prefix_scores_equal_brute_force():
+    torch.manual_seed(0)
+    T, Vc = 5, 4
+    log_probs = torch.log_softmax(torch.randn(2, T, Vc) * 2, dim=-1)  # (B, T, V)
+    lens = torch.tensor([5, 4])  # the second utterance is padded by one frame
+    prefixes = [[], [2], [3], [2, 2], [2, 3], [3, 2, 3], [2, 2, 2], [3, 3, 2, 3]]
+    brute_prefix = {}
+    brute_full = {}
+    for b in range(2):
+        n = int(lens[b])
+        for g in prefixes:
+            prefix = full = float("-inf")
+            for path, labels in _paths(n, Vc):
+                lp = sum(log_probs[b, t, s].item() for t, s in enumerate(path))
+                if labels[: len(g)] == g:
+                    prefix = math.log(math.exp(prefix) + math.exp(lp))
+                if labels == g:
+                    full = math.log(math.exp(full) + math.exp(lp))
+            brute_prefix[b, tuple(g)], brute_full[b, tuple(g)] = prefix, full
+
+    scorer = CTCPrefixScorer(log_probs, lens)
+    for g in prefixes:
+        # both utterances in one state; every step scores all labels plus <eos> as candidates
+        state = scorer.initial_state(torch.tensor([0, 1]))
+        cands = torch.tensor([[2, 3, SOS_EOS], [3, 2, SOS_EOS]])  # (N, C), different orders per row
+        for u, token in enumerate(g):
+            ext = scorer.extend(state, cands)
+            col = torch.stack([(cands[i] == token).nonzero()[0, 0] for i in range(2)])
+            state = scorer.select(state, ext, torch.tensor([0, 1]), col)
+        for b in range(2):
+            assert state.psi[b].item() == pytest.approx(brute_prefix[b, tuple(g)], abs=1e-4), (b, g)
+            assert scorer.final(state)[b].item() == pytest.approx(brute_full[b, tuple(g)], abs=1e-4), (b, g)
+        ext = scorer.extend(state, cands)
+        eos_col = cands.shape[1] - 1
+        torch.testing.assert_close(ext.psi[:, eos_col], scorer.final(state))
+        if g:  # torch's CTC forward algorithm agrees on the full-sequence score
+            target = torch.tensor([g, g])
+            nll = F.ctc_loss(log_probs.transpose(0, 1), target, lens, torch.tensor([len(g)] * 2), reduction="none")
+            torch.testing.assert_close(scorer.final(state), -nll, atol=1e-4, rtol=1e-4)
+
+
+def test_ctc_only_beam_search_finds_most_probable_sequence():
+    model = _model(vocab=4)
+    enc, lens = _enc(torch.tensor([5, 4]), seed=3), torch.tensor([5, 4])
+    with torch.no_grad():  # label 1 is <eos> here: make CTC paths through it negligible
+        model.ctc.bias[SOS_EOS] = -30.0
+    log_probs = model.ctc_log_probs(enc)
+    # beam 64 keeps every prefix of labels {2, 3} up to 5 frames, and alpha 0 makes the stopping bound exact
+    opts = DecodeOptions(beam=64, ctc_weight=1.0, length_penalty=0.0, max_repeats=0)
+    hyps = beam_search(model, enc, lens, opts)
+    for b in range(2):
+        n = int(lens[b])
+        best = max(
+            (labels for _, labels in _paths(n, 4) if SOS_EOS not in labels),
+            key=lambda y: -F.ctc_loss(log_probs[b : b + 1, :n].transpose(0, 1), torch.tensor([y]), torch.tensor([n]),
+                                      torch.tensor([len(y)]), reduction="sum").item() if y else
+            log_probs[b, :n, BLANK].sum().item(),
+        )
+        assert hyps[b][0].tokens == best
+        assert hyps[b][0].scores["ctc"] == pytest.approx(hyps[b][0].log_prob)
+
+
+def test_ctc_greedy_collapses_repeats_and_drops_blanks():
+    path = [[2, 2, 0, 2, 3, 3, 0, 0, 4], [5, 0, 5, 5, 6, 2, 2, 2, 2]]
+    log_probs = F.one_hot(torch.tensor(path), 7).float().log()  # (B, T, V): -inf except on the path
+    assert ctc_greedy(log_probs, torch.tensor([9, 5])) == [[2, 2, 3, 4], [5, 5, 6]]
+
+
+def test_max_length_follows_encoder_length():
+    model, enc = _model(eos_bias=-1e4), _enc()  # <eos> never wins on its own
+    opts = DecodeOptions(beam=1, ctc_weight=0.0, max_len_ratio=0.5, max_repeats=0)
+    expected = [10, 7, 4]  # ceil(0.5 * T')
+    assert [len(t) for t in greedy_search(model, enc, ENC_LENS, opts)] == expected
+    beam = beam_search(model, enc, ENC_LENS, DecodeOptions(beam=3, ctc_weight=0.3, max_len_ratio=0.5, max_repeats=0))
+    assert [len(h[0].tokens) for h in beam] == expected
+    exact = DecodeOptions(beam=3, ctc_weight=0.0, suppress_eos_until=9)
+    assert [len(h[0].tokens) for h in beam_search(_model(eos_bias=5.0), enc, ENC_LENS, exact)] == [9, 9, 9]
+
+
+def test_repetition_guard_stops_a_looping_decoder():
+    model, enc = _model(eos_bias=-1e4), _enc()
+    with torch.no_grad():
+        model.decoder.out.bias[5] += 1e3  # token 5 always wins
+    looping = DecodeOptions(beam=1, ctc_weight=0.0, max_repeats=0)
+    assert greedy_search(model, enc, ENC_LENS, looping) == [[5] * n for n in ENC_LENS.tolist()]
+    guarded = DecodeOptions(beam=1, ctc_weight=0.0, max_repeats=3)
+    assert greedy_search(model, enc, ENC_LENS, guarded) == [[5, 5, 5]] * 3
+    beam = beam_search(model, enc, ENC_LENS, DecodeOptions(beam=2, ctc_weight=0.0, max_repeats=4))
+    for hyps, n in zip(beam[:2], ENC_LENS.tolist()):  # long enough to loop: every hypothesis was stopped
+        assert len(hyps) == 2
+        assert all(len(h.tokens) < n and h.tokens[-4:] == [5] * 4 for h in hyps)
+
+
+def test_repeating_finds_ngram_loops():
+    tokens = torch.tensor([[7, 3, 4, 3, 4, 3, 4], [7, 3, 4, 3, 4, 4, 4], [5, 5, 5, 5, 5, 5, 5]])
+    assert repeating(tokens, 3, 2).tolist() == [True, True, True]
+    assert repeating(tokens, 3, 1).tolist() == [False, True, True]
+    assert repeating(tokens, 4, 3).tolist() == [False, False, True]
+
+
+def test_decode_from_waveforms_and_option_errors():
+    model = _model().train()
+    torch.manual_seed(2)
+    wave, lens = torch.randn(2, 8000), torch.tensor([8000, 5000])
+    greedy = decode(model, wave, lens, DecodeOptions(beam=1, ctc_weight=0.0))
+    assert model.training  # its mode is restored
+    assert greedy == decode(model, wave, lens, DecodeOptions(beam=1, ctc_weight=0.0))  # no dropout in decode
+    enc, enc_lens, _ = model.eval().encode(wave, lens)
+    assert decode(model, wave, lens, DecodeOptions(beam=1, ctc_weight=1.0)) == ctc_greedy(model.ctc_log_probs(enc), enc_lens)
+    assert len(decode(model, wave, lens, DecodeOptions(beam=3))) == 2
+    with pytest.raises(UserError, match="ctc_weight"):
+        DecodeOptions(ctc_weight=1.5)

@@ -7,7 +7,8 @@ or exported checkpoint never depends on the data being present.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import copy
+from dataclasses import dataclass
 
 import lightning as L
 import torch
@@ -33,17 +34,14 @@ class TaskConfig:
 class ASRTask(L.LightningModule):
     def __init__(
         self,
-        model: ModelConfig = field(default_factory=ModelConfig),
-        optim: OptimConfig = field(default_factory=OptimConfig),
-        tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig),
-        task: TaskConfig = field(default_factory=TaskConfig),
+        model: ModelConfig = ModelConfig(),  # noqa: B008 - copied below, never mutated
+        optim: OptimConfig = OptimConfig(),  # noqa: B008
+        tokenizer: TokenizerConfig = TokenizerConfig(),  # noqa: B008
+        task: TaskConfig = TaskConfig(),  # noqa: B008
     ) -> None:
         super().__init__()
-        # dataclass defaults arrive as `field` objects when the class is built directly in Python
-        self.model_cfg = model if isinstance(model, ModelConfig) else ModelConfig()
-        self.optim_cfg = optim if isinstance(optim, OptimConfig) else OptimConfig()
-        self.tok_cfg = tokenizer if isinstance(tokenizer, TokenizerConfig) else TokenizerConfig()
-        self.task_cfg = task if isinstance(task, TaskConfig) else TaskConfig()
+        self.model_cfg = copy.deepcopy(model)  # build() sets vocab_size: keep the caller's object untouched
+        self.optim_cfg, self.tok_cfg, self.task_cfg = optim, tokenizer, task
         self.save_hyperparameters(
             {"model": self.model_cfg, "optim": self.optim_cfg, "tokenizer": self.tok_cfg, "task": self.task_cfg}
         )

@@ -1,0 +1,62 @@
+"""Waveform augmentation for training batches: speed perturbation (lhotse) and synthetic additive noise.
+
+Shapes: audio (B, S) zero-padded, with lengths (B,). Padding stays exactly zero, so an utterance's features do
+not depend on what it was batched with.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+
+import torch
+from lhotse import CutSet
+from torch import Tensor
+
+NOISE_COLOURS = {"white": 0.0, "pink": 1.0, "brown": 2.0}  # power spectrum ~ 1 / f**beta
+
+
+def perturb_speed(cuts: CutSet, factors: Sequence[float], rng: random.Random) -> CutSet:
+    """Each cut at a speed drawn uniformly from `factors` (1.0 leaves it as is); ids are kept for tracing."""
+    out = []
+    for cut in cuts:
+        factor = rng.choice(list(factors))
+        out.append(cut if factor == 1.0 else cut.perturb_speed(factor, affix_id=False))
+    return CutSet.from_cuts(out)
+
+
+def coloured_noise(lens: Tensor, num_samples: int, beta: Tensor, generator: torch.Generator) -> Tensor:
+    """Unit-power noise (B, S) with power spectrum ~ 1 / f**beta per row; zero past each row's length."""
+    B = lens.shape[0]
+    white = torch.randn(B, num_samples, generator=generator)  # (B, S)
+    spec = torch.fft.rfft(white, dim=1)  # (B, S // 2 + 1)
+    freqs = torch.arange(spec.shape[1], dtype=torch.float32).clamp(min=1.0)  # DC gets the first bin's gain
+    spec = spec * freqs[None, :] ** (-beta[:, None] / 2)  # amplitude ~ f**(-beta/2)
+    noise = torch.fft.irfft(spec, n=num_samples, dim=1)  # (B, S)
+    mask = torch.arange(num_samples)[None, :] < lens[:, None]  # (B, S)
+    noise = noise * mask
+    power = (noise**2).sum(1) / lens.clamp(min=1)  # (B,)
+    return noise / power.clamp(min=1e-12).sqrt()[:, None]
+
+
+def add_noise(
+    audio: Tensor,
+    lens: Tensor,
+    snr_db: tuple[float, float],
+    prob: float = 1.0,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """Add white, pink or brown noise at an SNR drawn from U[snr_db] to each utterance with probability `prob`.
+
+    audio (B, S) float, lens (B,) -> (B, S). Signal power is measured over each utterance's own samples.
+    """
+    generator = generator or torch.Generator().manual_seed(int(torch.initial_seed()) % 2**63)
+    B, S = audio.shape
+    lo, hi = snr_db
+    snr = lo + (hi - lo) * torch.rand(B, generator=generator)  # (B,) dB
+    apply = torch.rand(B, generator=generator) < prob  # (B,)
+    beta = torch.tensor(list(NOISE_COLOURS.values()))[torch.randint(len(NOISE_COLOURS), (B,), generator=generator)]
+    noise = coloured_noise(lens, S, beta, generator)  # (B, S), unit power
+    signal_power = (audio.float() ** 2).sum(1) / lens.clamp(min=1)  # (B,)
+    scale = (signal_power / 10 ** (snr / 10)).sqrt() * apply  # (B,)
+    return audio + (noise * scale[:, None]).to(audio.dtype)

@@ -1,0 +1,202 @@
+"""The Lightning DataModule: lhotse manifests in, bucketed batches of padded audio out (schema: asr/data/dataset.py).
+
+    data:
+      train_manifests: [data/tts-digits/train_cuts.jsonl.gz, data/fsdd/train_cuts.jsonl.gz]
+      valid_manifests: data/tts-digits/dev_cuts.jsonl.gz
+      max_duration: 120      # seconds of audio per batch
+      speed_perturb: [0.9, 1.0, 1.1]
+
+Batches come from lhotse's DynamicBucketingSampler: cuts of similar length share a batch (little padding) and a
+batch holds `max_duration` seconds in total, so B varies. Audio is read, resampled to `sample_rate` and augmented
+in `num_workers` worker processes.
+
+Distributed training: the sampler splits batches across ranks itself (it gets the trainer's world size and rank),
+so the Trainer must run with `use_distributed_sampler=False` (asr/commands/lightning_cli.py sets it); otherwise
+Lightning would wrap the sampler in a DistributedSampler of its own.
+
+Exact resume: `state_dict()` (saved by Lightning in every checkpoint) holds the training sampler's state after the
+batches the training loop has *consumed*, not the ones workers prefetched, and `load_state_dict()` makes the next
+`train_dataloader()` continue with exactly the batches an uninterrupted run would have seen.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import random
+import warnings
+from pathlib import Path
+from typing import Any
+
+import lightning as L
+from lhotse import CutSet
+from lhotse.dataset import DynamicBucketingSampler
+from torch.utils.data import DataLoader
+
+from asr.data.dataset import ASRDataset
+from asr.data.manifests import configure_audio_backend, load_cuts
+from asr.errors import UserError
+
+log = logging.getLogger(__name__)
+
+Manifests = list[str] | str | None
+
+
+class ASRDataModule(L.LightningDataModule):
+    def __init__(
+        self,
+        train_manifests: Manifests = None,
+        valid_manifests: Manifests = None,
+        test_manifests: Manifests = None,
+        max_duration: float = 120.0,  # seconds of audio per batch
+        num_buckets: int = 20,
+        buffer_size: int = 20000,  # cuts held by the bucketing sampler; more = better buckets and shuffling
+        num_workers: int = 2,
+        shuffle: bool = True,
+        seed: int = 0,
+        sample_rate: int = 16000,
+        speed_perturb: list[float] | None = None,  # e.g. [0.9, 1.0, 1.1], one drawn per utterance
+        noise_snr_db: tuple[float, float] | None = None,  # e.g. [10, 30]: white/pink/brown noise at a random SNR
+        noise_prob: float = 0.5,
+        max_utt_duration: float | None = 30.0,  # training utterances longer than this are dropped
+        min_utt_duration: float = 0.1,  # shorter ones give no encoder frames
+    ) -> None:
+        super().__init__()
+        self.manifests = {"train": _as_list(train_manifests), "valid": _as_list(valid_manifests),
+                          "test": _as_list(test_manifests)}
+        self.max_duration = max_duration
+        self.num_buckets = num_buckets
+        self.buffer_size = buffer_size
+        self.num_workers = num_workers
+        self.shuffle = shuffle
+        self.seed = seed
+        self.sample_rate = sample_rate
+        self.speed_perturb = speed_perturb
+        self.noise_snr_db = noise_snr_db
+        self.noise_prob = noise_prob
+        self.max_utt_duration = max_utt_duration
+        self.min_utt_duration = min_utt_duration
+        self._cuts: dict[str, CutSet] = {}
+        self._train_sampler: DynamicBucketingSampler | None = None
+        self._pending_state: dict | None = None  # restored sampler state, applied by the next train_dataloader()
+        self._epoch = 0
+        self._consumed = 0  # training batches taken by the training loop in `_epoch`
+
+    # ---- cuts -----------------------------------------------------------------------------------------------
+    def setup(self, stage: str | None = None) -> None:
+        configure_audio_backend()
+        wanted = {"fit": ["train", "valid"], "validate": ["valid"], "test": ["test"]}.get(stage or "", list(self.manifests))
+        for split in wanted:
+            if self.manifests[split]:
+                self.cuts(split)
+
+    def cuts(self, split: str) -> CutSet:
+        """The cuts of 'train' (duration-filtered, in a fixed shuffled order), 'valid' or 'test'; loaded once."""
+        if split not in self._cuts:
+            if not self.manifests[split]:
+                raise UserError(f"no {split} manifest configured; set data.{split}_manifests in the config")
+            cuts = load_cuts(self.manifests[split])
+            if split == "train":
+                cuts = self._filter(cuts)
+                if self.shuffle:  # the sampler only shuffles within its buffer: mix concatenated corpora once here
+                    cuts = cuts.shuffle(rng=random.Random(self.seed))
+            self._cuts[split] = cuts
+        return self._cuts[split]
+
+    def train_cuts(self) -> CutSet:
+        return self.cuts("train")
+
+    def _filter(self, cuts: CutSet) -> CutSet:
+        hi = self.max_utt_duration or float("inf")
+        kept = cuts.filter(lambda c: self.min_utt_duration <= c.duration <= hi).to_eager()
+        if len(kept) < len(cuts):
+            log.warning(
+                "dropped %d of %d training utterances outside [%g, %g] s",
+                len(cuts) - len(kept), len(cuts), self.min_utt_duration, hi,
+            )
+        if not len(kept):
+            raise UserError(f"no training utterance is between {self.min_utt_duration} and {hi} s; "
+                            "check data.max_utt_duration / data.min_utt_duration")
+        return kept
+
+    # ---- loaders ----------------------------------------------------------------------------------------------
+    def make_sampler(self, cuts: CutSet, shuffle: bool) -> DynamicBucketingSampler:
+        world_size, rank = self._world()
+        with warnings.catch_warnings():  # eager CutSets are fine at our sizes; lhotse suggests lazy ones
+            warnings.filterwarnings("ignore", message=".*eagerly read CutSet.*")
+            return DynamicBucketingSampler(
+                cuts,
+                max_duration=self.max_duration,
+                num_buckets=self.num_buckets,
+                buffer_size=self.buffer_size,
+                shuffle=shuffle,
+                drop_last=False,
+                seed=self.seed,
+                world_size=world_size,
+                rank=rank,
+            )
+
+    def train_dataloader(self) -> DataLoader:
+        sampler = self.make_sampler(self.cuts("train"), shuffle=self.shuffle)
+        if self._pending_state is not None:
+            sampler.load_state_dict(copy.deepcopy(self._pending_state))
+            self._pending_state = None
+        self._train_sampler = sampler
+        dataset = ASRDataset(self.sample_rate, self.speed_perturb, self.noise_snr_db, self.noise_prob)
+        return self._loader(dataset, sampler)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(ASRDataset(self.sample_rate), self.make_sampler(self.cuts("valid"), shuffle=False))
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader(ASRDataset(self.sample_rate), self.make_sampler(self.cuts("test"), shuffle=False))
+
+    def _loader(self, dataset: ASRDataset, sampler: DynamicBucketingSampler) -> DataLoader:
+        # batch_size=None: the sampler yields whole batches (CutSets) and the dataset collates them.
+        return DataLoader(
+            dataset, sampler=sampler, batch_size=None, num_workers=self.num_workers,
+            persistent_workers=False,
+        )
+
+    def _world(self) -> tuple[int, int]:
+        trainer = self.trainer
+        return (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
+
+    # ---- exact resume --------------------------------------------------------------------------------------------
+    def on_before_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
+        """Count training batches as the training loop takes them (workers may have prefetched more)."""
+        trainer = self.trainer
+        if trainer is None or trainer.training:
+            self.count_consumed(trainer.current_epoch if trainer is not None else self._epoch)
+        return batch
+
+    def count_consumed(self, epoch: int) -> None:
+        if epoch != self._epoch:
+            self._epoch, self._consumed = epoch, 0
+        self._consumed += 1
+
+    def state_dict(self) -> dict[str, Any]:
+        if self._train_sampler is None:
+            return {"sampler": self._pending_state} if self._pending_state else {}
+        state = copy.deepcopy(self._train_sampler.state_dict())
+        # lhotse fast-forwards a restored sampler by the batch count of its current epoch; make that the batches
+        # the loop consumed rather than those the sampler handed to prefetching workers.
+        epoch = state["epoch"]
+        stats = state["diagnostics"]["stats_per_epoch"][epoch]
+        stats["kept_batches"] = self._consumed if epoch == self._epoch else 0
+        stats["discarded_batches"] = 0
+        return {"sampler": state}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        state = state_dict.get("sampler")
+        if not state:
+            return
+        self._pending_state = copy.deepcopy(state)
+        self._epoch = state["epoch"]
+        self._consumed = state["diagnostics"]["stats_per_epoch"][self._epoch]["kept_batches"]
+
+
+def _as_list(manifests: Manifests) -> list[str]:
+    if manifests is None:
+        return []
+    return [str(m) for m in ([manifests] if isinstance(manifests, (str, Path)) else manifests)]

@@ -1,0 +1,73 @@
+"""A map-style dataset whose index is a whole mini-batch of cuts (lhotse's convention): cuts in, padded audio out.
+
+Batch schema (what `ASRDataset()[cuts]` returns)::
+
+    {
+        "audio": FloatTensor (B, S),   # mono waveforms at `sample_rate`, zero-padded on the right
+        "audio_lens": LongTensor (B,), # valid samples of each row
+        "text": list[str],             # transcripts after asr.text.normalise_text (supervisions joined by a space)
+        "ids": list[str],              # cut ids (unchanged by speed perturbation), for tracing and resume checks
+    }
+
+Dimension symbols: B batch size, S samples. Features (B, T, F) are computed inside the model, not here, so
+the same batches serve any frontend. A cut whose audio cannot be read is dropped from its batch with a warning
+instead of stopping training.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Sequence
+
+import torch
+from lhotse import CutSet
+from lhotse.dataset.collation import collate_audio
+
+from asr.data.augment import add_noise, perturb_speed
+from asr.text import normalise_text
+
+log = logging.getLogger(__name__)
+
+
+class ASRDataset(torch.utils.data.Dataset):
+    def __init__(
+        self,
+        sample_rate: int = 16000,
+        speed_perturb: Sequence[float] | None = None,
+        noise_snr_db: tuple[float, float] | None = None,
+        noise_prob: float = 0.5,
+    ) -> None:
+        self.sample_rate = sample_rate
+        self.speed_perturb = list(speed_perturb) if speed_perturb else None
+        self.noise_snr_db = tuple(noise_snr_db) if noise_snr_db else None
+        self.noise_prob = noise_prob
+        self._rng: tuple[int, random.Random, torch.Generator] | None = None
+
+    def __getitem__(self, cuts: CutSet) -> dict:
+        rng, gen = self._generators()
+        cuts = cuts.resample(self.sample_rate)
+        if self.speed_perturb:
+            cuts = perturb_speed(cuts, self.speed_perturb, rng)
+        audio, audio_lens, kept = collate_audio(cuts, fault_tolerant=True, mono_downmix=True)  # (B, S), (B,)
+        if len(kept) < len(cuts):
+            lost = sorted(set(cuts.ids) - set(kept.ids))
+            log.warning("dropped %d cut(s) whose audio could not be read: %s", len(lost), ", ".join(lost[:5]))
+        if self.noise_snr_db:
+            audio = add_noise(audio, audio_lens, self.noise_snr_db, self.noise_prob, gen)
+        return {
+            "audio": audio,
+            "audio_lens": audio_lens.long(),
+            "text": [normalise_text(" ".join(s.text or "" for s in c.supervisions)) for c in kept],
+            "ids": list(kept.ids),
+        }
+
+    def _generators(self) -> tuple[random.Random, torch.Generator]:
+        """Per-process random sources, seeded from torch's seed, which the DataLoader sets per worker and epoch.
+
+        Creating them lazily (not in __init__) keeps forked workers from sharing one random stream.
+        """
+        seed = int(torch.initial_seed()) % 2**63
+        if self._rng is None or self._rng[0] != seed:
+            self._rng = (seed, random.Random(seed), torch.Generator().manual_seed(seed))
+        return self._rng[1], self._rng[2]

@@ -1,0 +1,121 @@
+"""One loader for every manifest a command takes: lhotse cuts (`*_cuts.jsonl.gz`) or NeMo JSON lines.
+
+The kind is told from the keys of the first entry, not from the file name: a NeMo line has `audio_filepath`,
+a lhotse cut has `type` (MonoCut, MixedCut, ...). lhotse recordings/supervisions manifests are refused with a
+pointer to the cuts manifest written beside them. lhotse is imported inside the functions: it takes ~2 s, and
+`asr --help` imports the command modules that import this one.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Literal
+
+from asr.errors import UserError
+
+if TYPE_CHECKING:
+    from lhotse import CutSet
+
+ManifestKind = Literal["lhotse", "nemo"]
+CUT_TYPES = {"MonoCut", "MixedCut", "MultiCut", "PaddingCut"}
+
+
+def load_cuts(paths: str | Path | Sequence[str | Path]) -> CutSet:
+    """Read one or more manifests (either kind, mixed freely) into one eager CutSet."""
+    from lhotse import CutSet
+
+    from asr.data.nemo import read_nemo_manifest
+
+    configure_audio_backend()
+    paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    if not paths:
+        raise UserError("no manifest given; pass the path of a *_cuts.jsonl.gz or NeMo .jsonl manifest")
+    sets = []
+    for path in map(Path, paths):
+        if manifest_kind(path) == "nemo":
+            sets.append(read_nemo_manifest(path))
+        else:
+            try:
+                sets.append(CutSet.from_file(path).to_eager())  # from_file reads .jsonl lazily
+            except Exception as e:  # lhotse raises many types for a bad line; the user needs the file name
+                raise UserError(f"{path}: cannot read as lhotse cuts ({type(e).__name__}: {e}); check the file") from e
+    return sets[0] if len(sets) == 1 else CutSet.from_cuts(c for s in sets for c in s)
+
+
+def manifest_kind(path: str | Path) -> ManifestKind:
+    """'lhotse' or 'nemo', from the keys of the first entry."""
+    path = Path(path)
+    for _, entry, error in iter_jsonl(path):
+        if not error:  # a broken first line is reported by whoever reads the lines; the kind comes from the rest
+            return kind_of(entry, path)
+    raise UserError(f"{path} has no JSON object lines; a manifest needs one JSON object per line")
+
+
+def kind_of(entry: dict, path: Path) -> ManifestKind:
+    if "audio_filepath" in entry:
+        return "nemo"
+    if entry.get("type") in CUT_TYPES:
+        return "lhotse"
+    if "sources" in entry:
+        raise UserError(f"{path} is a lhotse recordings manifest; pass the *_cuts.jsonl.gz written beside it")
+    if "recording_id" in entry:
+        raise UserError(f"{path} is a lhotse supervisions manifest; pass the *_cuts.jsonl.gz written beside it")
+    raise UserError(
+        f"{path}: unknown manifest kind (keys {sorted(entry)}); expected lhotse cuts or NeMo lines "
+        "with 'audio_filepath' and 'text'"
+    )
+
+
+def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict | None, str | None]]:
+    """(line number from 1, entry, None) per non-blank line, or (line number, None, error) for a bad one.
+
+    Bad lines are yielded rather than raised, so a validator can report them all with their line numbers.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"manifest not found: {path}")
+    opener = gzip.open if path.suffix == ".gz" else open
+    try:
+        with opener(path, "rt", encoding="utf-8") as f:
+            for lineno, line in enumerate(f, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    entry = json.loads(line)
+                except json.JSONDecodeError as e:
+                    yield lineno, None, f"not valid JSON ({e.msg})"
+                    continue
+                if not isinstance(entry, dict):
+                    yield lineno, None, "not a JSON object"
+                    continue
+                yield lineno, entry, None
+    except (OSError, UnicodeDecodeError) as e:
+        raise UserError(f"cannot read {path}: {e}") from e
+
+
+def resolve_audio_path(audio_filepath: str, manifest_dir: Path) -> Path:
+    """An absolute path: relative ones are relative to the manifest's folder, not to where the command runs."""
+    p = Path(audio_filepath).expanduser()
+    return p if p.is_absolute() else (manifest_dir / p).absolute()
+
+
+def configure_audio_backend() -> None:
+    """Let soundfile read .sph files when the sph2pipe binary is absent.
+
+    lhotse sends every .sph file to sph2pipe, which is not installed by pip. TED-LIUM's (and most) sphere files are
+    plain 16-bit PCM that libsndfile reads, so without sph2pipe we drop that backend from lhotse's default chain.
+    A backend chosen by the user (LHOTSE_AUDIO_BACKEND or set_current_audio_backend) is left alone.
+    """
+    import os
+
+    from lhotse.audio import backend
+
+    if shutil.which("sph2pipe") or backend.CURRENT_AUDIO_BACKEND is not None or os.environ.get("LHOTSE_AUDIO_BACKEND"):
+        return
+    default = backend.get_default_audio_backend()
+    chain = [b for b in default.backends if not isinstance(b, backend.Sph2pipeSubprocessBackend)]
+    backend.set_current_audio_backend(backend.CompositeAudioBackend(chain))

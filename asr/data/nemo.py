@@ -1,0 +1,87 @@
+"""NeMo-style JSON-lines manifests <-> lhotse cuts.
+
+A NeMo line: {"audio_filepath": "clips/a.wav", "text": "hello", "duration": 1.25, "offset": 0.0}
+(`duration` and `offset` optional; a relative path is resolved against the manifest's own folder).
+Each line becomes one MonoCut over [offset, offset + duration) of its file, with one supervision holding the text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+from lhotse import CutSet, MonoCut, Recording, SupervisionSegment
+from tqdm import tqdm
+
+from asr.data.manifests import iter_jsonl, resolve_audio_path
+from asr.errors import UserError
+
+
+def read_nemo_manifest(path: str | Path) -> CutSet:
+    """NeMo JSON lines -> CutSet. Raises UserError naming the line of the first bad entry."""
+    path = Path(path)
+    recordings: dict[Path, Recording] = {}
+    rec_ids: set[str] = set()
+    cut_ids: set[str] = set()
+    cuts = []
+    for lineno, entry, error in tqdm(iter_jsonl(path), desc=f"reading {path.name}", unit=" lines", leave=False):
+        where = f"{path}:{lineno}"
+        if error:
+            raise UserError(f"{where}: {error}")
+        if "audio_filepath" not in entry or "text" not in entry:
+            raise UserError(f"{where}: a NeMo line needs 'audio_filepath' and 'text'")
+        audio = resolve_audio_path(entry["audio_filepath"], path.parent)
+        if audio not in recordings:
+            recordings[audio] = _recording(audio, where, rec_ids)
+            rec_ids.add(recordings[audio].id)
+        rec = recordings[audio]
+        offset = float(entry.get("offset") or 0.0)
+        duration = float(entry["duration"]) if entry.get("duration") is not None else rec.duration - offset
+        duration = min(duration, rec.duration - offset)  # a claimed duration a little past the end is rounding
+        if duration <= 0:
+            raise UserError(f"{where}: offset {offset} s is past the end of {audio} ({rec.duration:.2f} s)")
+        cut_id = rec.id if offset == 0 else f"{rec.id}-{round(offset * 1000):08d}"
+        cut_id = cut_id if cut_id not in cut_ids else f"{cut_id}-line{lineno}"
+        cut_ids.add(cut_id)
+        sup = SupervisionSegment(
+            id=cut_id, recording_id=rec.id, start=0.0, duration=duration, channel=0, text=str(entry["text"])
+        )
+        cuts.append(
+            MonoCut(id=cut_id, start=offset, duration=duration, channel=0, recording=rec, supervisions=[sup])
+        )
+    return CutSet.from_cuts(cuts)
+
+
+def write_nemo_manifest(cuts: CutSet, path: str | Path) -> None:
+    """CutSet -> NeMo JSON lines; paths under the manifest's folder are written relative to it."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    folder = path.parent.resolve()
+    with open(path, "w", encoding="utf-8") as f:
+        for cut in cuts:
+            sources = cut.recording.sources if isinstance(cut, MonoCut) and cut.has_recording else []
+            if len(sources) != 1 or sources[0].type != "file":
+                raise UserError(f"cut {cut.id} is not one audio file on disk; NeMo manifests need one file per line")
+            audio = Path(sources[0].source).resolve()
+            rel = os.path.relpath(audio, folder)
+            entry = {
+                "audio_filepath": rel if not rel.startswith("..") else str(audio),
+                "text": " ".join(s.text or "" for s in cut.supervisions).strip(),
+                "duration": round(cut.duration, 6),
+            }
+            if cut.start:
+                entry["offset"] = round(cut.start, 6)
+            f.write(json.dumps(entry, ensure_ascii=False) + "\n")
+
+
+def _recording(audio: Path, where: str, taken: set[str]) -> Recording:
+    if not audio.is_file():
+        raise UserError(f"{where}: audio file not found: {audio} (run `asr validate-data` to list every problem)")
+    # the same name in two folders: keep ids unique and stable across runs
+    rec_id = audio.stem if audio.stem not in taken else f"{audio.stem}-{hashlib.md5(bytes(audio)).hexdigest()[:8]}"
+    try:
+        return Recording.from_file(audio, recording_id=rec_id)
+    except Exception as e:  # lhotse wraps the decoders' many error types
+        raise UserError(f"{where}: cannot read audio {audio}: {e}") from e

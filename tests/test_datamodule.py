@@ -1,0 +1,206 @@
+"""Training batches: schema, bucketing, DDP splitting, augmentation, exact resume, and the CMVN/tokenizer helpers."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from types import SimpleNamespace
+
+import lightning as L
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+from asr.data.augment import add_noise
+from asr.data.datamodule import ASRDataModule
+from asr.data.manifests import load_cuts
+from asr.data.stats import compute_cmvn, train_tokenizer_from_cuts
+from asr.features import FrontendConfig, LogMel
+
+N_UTTS = 40
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """Tiny per-utterance ops (resampling) in the main process crawl when two threads fight over two cores."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def manifests(tmp_path_factory) -> list[str]:
+    """Two NeMo manifests (one at 8 kHz, like FSDD) with durations of 0.5-4 s."""
+    root = tmp_path_factory.mktemp("data")
+    rng = np.random.default_rng(0)
+    paths = []
+    for name, rate, n in (("a", 16000, N_UTTS // 2), ("b", 8000, N_UTTS // 2)):
+        lines = []
+        for i in range(n):
+            seconds = float(rng.uniform(0.5, 4.0))
+            x = 0.1 * np.sin(2 * np.pi * 220 * np.arange(int(seconds * rate)) / rate) + 0.001
+            sf.write(root / f"{name}{i:02d}.wav", x.astype(np.float32), rate)
+            lines.append({"audio_filepath": f"{name}{i:02d}.wav", "text": f"Number {i}, Okay!", "duration": seconds})
+        (root / f"{name}.jsonl").write_text("".join(json.dumps(x) + "\n" for x in lines))
+        paths.append(str(root / f"{name}.jsonl"))
+    return paths
+
+
+def make_dm(manifests, **kw) -> ASRDataModule:
+    args = dict(train_manifests=manifests, valid_manifests=manifests[0], max_duration=12.0, num_buckets=4,
+                num_workers=0, seed=3)
+    dm = ASRDataModule(**{**args, **kw})
+    dm.setup("fit")
+    return dm
+
+
+def test_batch_schema_resampling_and_padding(manifests):
+    dm = make_dm(manifests)
+    cuts = dm.train_cuts()
+    seen = []
+    for batch in dm.train_dataloader():
+        audio, lens = batch["audio"], batch["audio_lens"]
+        B = len(batch["ids"])
+        assert audio.dtype == torch.float32 and audio.shape == (B, int(lens.max())) and lens.dtype == torch.int64
+        for row, n, cut_id in zip(audio, lens, batch["ids"]):
+            assert n == round(cuts[cut_id].duration * 16000)  # 8 kHz files come out at 16 kHz
+            assert torch.all(row[n:] == 0) and row[:n].abs().max() > 0.05
+        assert all(t.startswith("number ") and t.endswith(" okay") for t in batch["text"])
+        assert sum(cuts[i].duration for i in batch["ids"]) <= 12.0
+        seen += batch["ids"]
+    assert sorted(seen) == sorted(cuts.ids) and len(seen) == N_UTTS
+
+
+def test_duration_filter_and_valid_loader(manifests):
+    dm = make_dm(manifests, max_utt_duration=2.0)
+    assert all(c.duration <= 2.0 for c in dm.train_cuts()) and 0 < len(dm.train_cuts()) < N_UTTS
+    valid_ids = [i for b in dm.val_dataloader() for i in b["ids"]]
+    assert sorted(valid_ids) == sorted(load_cuts(manifests[0]).ids)
+
+
+def test_ddp_ranks_get_disjoint_batches_covering_the_data(manifests):
+    per_rank = []
+    for rank in (0, 1):
+        dm = make_dm(manifests)
+        dm.trainer = SimpleNamespace(world_size=2, global_rank=rank, training=True, current_epoch=0)
+        per_rank.append([b["ids"] for b in dm.train_dataloader()])
+    assert len(per_rank[0]) == len(per_rank[1])  # equal step counts: no rank waits for another
+    ids0 = {i for b in per_rank[0] for i in b}
+    ids1 = {i for b in per_rank[1] for i in b}
+    assert ids0.isdisjoint(ids1) or len(ids0 & ids1) <= 1  # at most a duplicated straggler at the very end
+    assert ids0 | ids1 == set(make_dm(manifests).train_cuts().ids)
+
+
+def epoch_ids(loader, dm=None, limit=None) -> list[tuple[str, ...]]:
+    out = []
+    for batch in loader:
+        if dm is not None:
+            dm.on_before_batch_transfer(batch, 0)  # what Lightning calls for each batch it trains on
+        out.append(tuple(batch["ids"]))
+        if limit is not None and len(out) == limit:
+            break
+    return out
+
+
+@pytest.mark.parametrize("num_workers", [0, 2])
+def test_sampler_state_resumes_exactly_despite_prefetching(manifests, num_workers):
+    full = make_dm(manifests, num_workers=num_workers)
+    loader = full.train_dataloader()
+    uninterrupted = epoch_ids(loader)
+    loader.sampler.set_epoch(1)
+    uninterrupted_next_epoch = epoch_ids(loader)
+
+    dm = make_dm(manifests, num_workers=num_workers)
+    k = 3
+    head = epoch_ids(dm.train_dataloader(), dm, limit=k)  # workers have prefetched beyond k by now
+    state = dm.state_dict()
+    assert head == uninterrupted[:k]
+
+    resumed = make_dm(manifests, num_workers=num_workers)
+    resumed.load_state_dict(state)
+    loader = resumed.train_dataloader()
+    assert head + epoch_ids(loader, resumed) == uninterrupted
+    loader.sampler.set_epoch(1)
+    assert epoch_ids(loader, resumed) == uninterrupted_next_epoch
+
+
+class RecordIds(L.LightningModule):
+    """The smallest trainable module; remembers which cuts each training step saw."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(1))
+        self.seen: list[tuple[str, ...]] = []
+
+    def training_step(self, batch, batch_idx):
+        self.seen.append(tuple(batch["ids"]))
+        return (self.w * batch["audio"].mean()).sum() + self.w**2
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.1)
+
+
+def fit(manifests, tmp_path, max_steps, ckpt_path=None, every=None) -> list[tuple[str, ...]]:
+    dm = ASRDataModule(train_manifests=manifests, max_duration=12.0, num_buckets=4, num_workers=2, seed=3)
+    model = RecordIds()
+    callbacks = [L.pytorch.callbacks.ModelCheckpoint(tmp_path, every_n_train_steps=every, save_top_k=-1)] if every else []
+    trainer = L.Trainer(max_steps=max_steps, accelerator="cpu", devices=1, logger=False, enable_progress_bar=False,
+                        enable_model_summary=False, use_distributed_sampler=False, callbacks=callbacks,
+                        enable_checkpointing=bool(every), limit_val_batches=0)
+    trainer.fit(model, datamodule=dm, ckpt_path=ckpt_path)
+    return model.seen
+
+
+def test_lightning_resume_mid_epoch_sees_the_same_batches(manifests, tmp_path):
+    steps_per_epoch = len(epoch_ids(make_dm(manifests).train_dataloader()))
+    total = steps_per_epoch + 4  # into the second epoch
+    uninterrupted = fit(manifests, tmp_path / "a", total)
+    k = 3
+    head = fit(manifests, tmp_path / "b", k, every=k)
+    (ckpt,) = list((tmp_path / "b").glob("*.ckpt"))
+    tail = fit(manifests, tmp_path / "c", total, ckpt_path=str(ckpt))
+    assert head == uninterrupted[:k]
+    assert head + tail == uninterrupted
+
+
+def test_speed_perturbation_and_noise(manifests):
+    dm = make_dm(manifests, speed_perturb=[0.9, 1.1], noise_snr_db=(20.0, 20.0), noise_prob=1.0)
+    cuts = dm.train_cuts()
+    batch = next(iter(dm.train_dataloader()))
+    for n, cut_id in zip(batch["audio_lens"], batch["ids"]):
+        ratio = float(n) / (cuts[cut_id].duration * 16000)
+        assert ratio == pytest.approx(1 / 0.9, rel=0.01) or ratio == pytest.approx(1 / 1.1, rel=0.01)
+
+
+def test_noise_has_the_requested_snr_and_keeps_padding_zero():
+    torch.manual_seed(0)
+    lens = torch.tensor([16000, 8000])
+    audio = torch.randn(2, 16000) * 0.1 * (torch.arange(16000)[None, :] < lens[:, None])
+    noisy = add_noise(audio, lens, snr_db=(10.0, 10.0), prob=1.0, generator=torch.Generator().manual_seed(1))
+    assert torch.all(noisy[1, 8000:] == 0)
+    for b, n in enumerate(lens):
+        noise = noisy[b, :n] - audio[b, :n]
+        snr = 10 * torch.log10(audio[b, :n].pow(2).mean() / noise.pow(2).mean())
+        assert float(snr) == pytest.approx(10.0, abs=0.01)
+    untouched = add_noise(audio, lens, snr_db=(10.0, 10.0), prob=0.0)
+    assert torch.equal(untouched, audio)
+
+
+def test_cmvn_matches_features_of_all_utterances_and_tokenizer_sees_normalised_text(manifests):
+    cuts = make_dm(manifests).train_cuts()
+    mean, std = compute_cmvn(cuts, n_mels=40)
+    frontend = LogMel(FrontendConfig(n_mels=40))
+    frames = []
+    for cut in cuts:
+        wave = torch.from_numpy(cut.resample(16000).load_audio()).float()  # (1, S)
+        feats, lens = frontend(wave, torch.tensor([wave.shape[1]]))
+        frames.append(feats[0, : lens[0]])
+    allf = torch.cat(frames).double()
+    assert torch.allclose(mean.double(), allf.mean(0), atol=1e-3)
+    assert torch.allclose(std.double(), allf.std(0, unbiased=False), atol=1e-3)
+    sub_mean, _ = compute_cmvn(cuts, n_mels=40, max_cuts=5)
+    assert not torch.allclose(sub_mean, mean)  # a different (random) subset
+    tok = train_tokenizer_from_cuts(cuts, "char")
+    assert tok.decode(tok.encode("Number 7, okay!")) == "number 7 okay"

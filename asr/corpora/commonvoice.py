@@ -65,7 +65,7 @@ def prepare_commonvoice(out_dir: Path, root: Path = Path("downloads"), language:
     with tempfile.TemporaryDirectory() as tmp:  # lhotse insists on writing its own copies; ours are written below
         manifests = recipe.prepare_commonvoice(corpus, tmp, languages=[language], splits=SPLITS,
                                                num_jobs=num_jobs)[language]
-    return {s: write_split(out_dir, f"commonvoice-{language}", s, manifests[s]["recordings"],
+    return {s: write_split(out_dir, s, manifests[s]["recordings"],
                            manifests[s]["supervisions"]) for s in SPLITS}
 
 

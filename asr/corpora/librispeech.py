@@ -78,5 +78,5 @@ def prepare_librispeech(out_dir: Path, root: Path = Path("downloads"), parts: st
         manifests = recipe.prepare_librispeech(corpus, dataset_parts=[part], num_jobs=num_jobs)[part]
         if not len(manifests["recordings"]):
             raise UserError(f"{corpus / part} holds no .flac file listed in a .trans.txt; is the download complete?")
-        result[part] = write_split(out_dir, "librispeech", part, manifests["recordings"], manifests["supervisions"])
+        result[part] = write_split(out_dir, part, manifests["recordings"], manifests["supervisions"])
     return result

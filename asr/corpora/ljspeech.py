@@ -66,6 +66,6 @@ def prepare_ljspeech(out_dir: Path, root: Path = Path("downloads"), download: bo
     for split in SPLITS:
         keep = set(chosen[split])
         if keep:
-            result[split] = write_split(out_dir, "ljspeech", split, recordings.filter(lambda r: r.id in keep),
+            result[split] = write_split(out_dir, split, recordings.filter(lambda r: r.id in keep),
                                         sups.filter(lambda s: s.recording_id in keep))
     return result

@@ -3,7 +3,7 @@
 Each corpus module (librispeech, commonvoice, tedlium, ljspeech, yesno) reads its folder with lhotse's recipe
 and hands the result to `write_split`, which normalises the text and writes, under the output folder:
     {split}_recordings.jsonl.gz  {split}_supervisions.jsonl.gz  {split}_cuts.jsonl.gz
-and prints the split's one-line summary (asr.corpora.summary).
+(`asr prepare` then prints each split's one-line summary).
 
 Downloads go through lhotse: `lhotse.utils.resumable_download` fetches the archive (resuming a partial file),
 `verify_archive` checks it against KNOWN_CHECKSUMS before anything is unpacked, then the recipe's `download_x()`
@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
-from asr.corpora.summary import summarise
 from asr.errors import UserError
 
 if TYPE_CHECKING:
@@ -125,8 +124,7 @@ def load_prepared(out_dir: Path, split: str) -> CutSet | None:
     return CutSet.from_file(path).to_eager()
 
 
-def write_split(out_dir: Path, corpus: str, split: str, recordings: RecordingSet,
-                supervisions: SupervisionSet) -> CutSet:
+def write_split(out_dir: Path, split: str, recordings: RecordingSet, supervisions: SupervisionSet) -> CutSet:
     """Normalise the text, drop empty transcripts, write the three manifests of `split`; return its cuts."""
     from lhotse import CutSet, SupervisionSet, fix_manifests, validate_recordings_and_supervisions
 
@@ -135,8 +133,7 @@ def write_split(out_dir: Path, corpus: str, split: str, recordings: RecordingSet
     sups = [s.transform_text(normalise_text) for s in supervisions]
     kept = [s for s in sups if s.text]
     if len(kept) < len(sups):
-        log.warning("%s %s: dropped %d utterances whose text is empty after normalisation",
-                    corpus, split, len(sups) - len(kept))
+        log.warning("%s: dropped %d utterances whose text is empty after normalisation", split, len(sups) - len(kept))
     recordings, supervisions = fix_manifests(recordings, SupervisionSet.from_segments(kept))
     validate_recordings_and_supervisions(recordings, supervisions)
     # one cut per supervision: a long recording (a TED talk) becomes one cut per segment
@@ -146,5 +143,4 @@ def write_split(out_dir: Path, corpus: str, split: str, recordings: RecordingSet
     recordings.to_file(out_dir / f"{split}_recordings.jsonl.gz")
     supervisions.to_file(out_dir / f"{split}_supervisions.jsonl.gz")
     cuts.to_file(out_dir / f"{split}_cuts.jsonl.gz")
-    print(summarise(cuts).line(corpus, split))
     return cuts

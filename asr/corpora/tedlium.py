@@ -63,5 +63,5 @@ def prepare_tedlium(out_dir: Path, root: Path = Path("downloads"), splits: str |
                                                normalize_text="kaldi")[split]
         except AssertionError as e:  # lhotse checks that every talk has both an .sph and an .stm
             raise UserError(f"{corpus / 'legacy' / split}: {e}") from e
-        result[split] = write_split(out_dir, "tedlium", split, manifests["recordings"], manifests["supervisions"])
+        result[split] = write_split(out_dir, split, manifests["recordings"], manifests["supervisions"])
     return result

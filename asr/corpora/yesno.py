@@ -47,5 +47,5 @@ def prepare_yesno(out_dir: Path, root: Path = Path("downloads"), download: bool 
     if found != 60:  # lhotse's recipe asserts the full corpus
         raise UserError(f"{corpus} holds {found} .wav files, expected 60; delete it and run `{command}`")
     manifests = recipe.prepare_yesno(corpus)
-    return {s: write_split(out_dir, "yesno", s, manifests[s]["recordings"], manifests[s]["supervisions"])
+    return {s: write_split(out_dir, s, manifests[s]["recordings"], manifests[s]["supervisions"])
             for s in SPLITS}

@@ -4,7 +4,7 @@ Per line: missing files, unreadable or empty (no samples, or digital silence) au
 from the manifest's claim, a claimed duration that differs from the file, an empty transcript, a transcript too
 long for its duration, characters the tokenizer cannot write. Over the whole manifest: durations above
 `max_duration` and robust z-score outliers. A bad line never stops the check of the others.
-lhotse is imported inside the functions, so `asr --help` (which imports the command module) stays fast.
+numpy and lhotse are imported inside the functions, so `asr --help` (which imports the command module) stays fast.
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import numpy as np
 from tqdm import tqdm
 
 from asr.data.manifests import CUT_TYPES, configure_audio_backend, iter_jsonl, manifest_kind, resolve_audio_path
@@ -172,6 +171,7 @@ def _parse(
 
 def _check_file(lineno: int, ref: _FileRef, duration: float | None, cfg: ValidationConfig, issues: list[Issue]) -> float | None:
     """Problems with one audio file; returns its real duration in seconds when it could be read."""
+    import numpy as np
     from lhotse.audio.backend import info as audio_info
     from lhotse.audio.backend import read_audio
 

@@ -21,8 +21,7 @@ def read_checkpoint(path: str | Path) -> dict:
     if not path.is_file():
         raise UserError(f"checkpoint not found: {path}; checkpoints are written under <run>/checkpoints/ by `asr fit`")
     try:
-        # Our own training checkpoints carry dataclass hyperparameters, so they need full unpickling.
-        ckpt = torch.load(path, map_location="cpu", weights_only=False)
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001
         raise UserError(f"cannot read checkpoint {path}: {e}") from None
     if "asr_tokenizer" not in ckpt or "state_dict" not in ckpt:

@@ -8,9 +8,11 @@ or exported checkpoint never depends on the data being present.
 from __future__ import annotations
 
 import copy
-from dataclasses import dataclass
+import random
+from dataclasses import asdict, dataclass
 
 import lightning as L
+import numpy as np
 import torch
 
 from asr.metrics import error_report
@@ -40,14 +42,20 @@ class ASRTask(L.LightningModule):
         task: TaskConfig = TaskConfig(),  # noqa: B008
     ) -> None:
         super().__init__()
-        self.model_cfg = copy.deepcopy(model)  # build() sets vocab_size: keep the caller's object untouched
-        self.optim_cfg, self.tok_cfg, self.task_cfg = optim, tokenizer, task
-        self.save_hyperparameters(
-            {"model": self.model_cfg, "optim": self.optim_cfg, "tokenizer": self.tok_cfg, "task": self.task_cfg}
-        )
+        # Dicts are accepted too: that is how hyperparameters come back from a checkpoint.
+        self.model_cfg = ModelConfig.from_dict(model) if isinstance(model, dict) else copy.deepcopy(model)
+        self.optim_cfg = OptimConfig(**optim) if isinstance(optim, dict) else optim
+        self.tok_cfg = TokenizerConfig(**tokenizer) if isinstance(tokenizer, dict) else tokenizer
+        self.task_cfg = TaskConfig(**task) if isinstance(task, dict) else task
+        # Plain dicts keep checkpoints loadable with torch.load(weights_only=True), Lightning's default.
+        self.save_hyperparameters({
+            "model": self.model_cfg.to_dict(), "optim": asdict(self.optim_cfg),
+            "tokenizer": asdict(self.tok_cfg), "task": asdict(self.task_cfg),
+        })
         self.net: ASRModel | None = None
         self.tokenizer: Tokenizer | None = None
         self._val: list[tuple[str, str]] = []
+        self._rng_to_restore: dict | None = None
 
     # ---- building -------------------------------------------------------------------------------------
     def build(self, tokenizer: Tokenizer) -> None:
@@ -71,11 +79,19 @@ class ASRTask(L.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["asr_tokenizer"] = self.tokenizer.state()
         checkpoint["asr_model_config"] = self.model_cfg.to_dict()
+        checkpoint["asr_rng"] = rng_state()
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
         tok = tokenizer_from_state(checkpoint["asr_tokenizer"])
         if self.tokenizer is None or self.tokenizer.state() != tok.state():
             self.build(tok)
+        self._rng_to_restore = checkpoint.get("asr_rng")
+
+    def on_train_batch_start(self, batch: dict, batch_idx: int) -> None:
+        # Restored here, not on load: building the dataloader after loading draws from the global generators.
+        if self._rng_to_restore is not None:
+            set_rng_state(self._rng_to_restore)
+            self._rng_to_restore = None
 
     # ---- steps ----------------------------------------------------------------------------------------
     def _losses(self, batch: dict):
@@ -131,3 +147,20 @@ class ASRTask(L.LightningModule):
             total = int(self.trainer.estimated_stepping_batches)
         sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: lr_factor(step, cfg, total))
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+
+def rng_state() -> dict:
+    """Dropout and SpecAugment draw from these; saved so a resumed run continues the same random streams."""
+    np_state = np.random.get_state()
+    return {
+        "torch": torch.get_rng_state(),
+        "python": list(random.getstate()[1]),
+        "numpy": torch.from_numpy(np_state[1].astype(np.int64)),
+        "numpy_pos": int(np_state[2]),
+    }
+
+
+def set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    random.setstate((3, tuple(state["python"]), None))
+    np.random.set_state(("MT19937", state["numpy"].numpy().astype(np.uint32), state["numpy_pos"]))

@@ -1,0 +1,148 @@
+"""The Free Spoken Digit Dataset: real people saying one digit each, referenced in place as lhotse manifests.
+
+Usage:
+    asr prepare fsdd --out data/fsdd                                    # customary split, ../shared/data/fsdd
+    asr prepare fsdd --out data/fsdd-speaker --split speaker --test-speaker jackson
+    asr prepare fsdd --root /path/to/free-spoken-digit-dataset --out data/fsdd
+
+    from asr.corpora.fsdd import prepare_fsdd
+    cuts = prepare_fsdd(None, Path("data/fsdd"))                        # {"train": CutSet, "dev": ..., "test": ...}
+
+Files `recordings/{digit}_{speaker}_{take}.wav` are 8 kHz; the manifests say so (resample when loading, e.g.
+`cuts.resample(16000)`). Splits:
+- customary: takes 0-4 test (the dataset's own convention), takes 5-9 dev, takes 10-49 train;
+- speaker: one speaker is all of test; the others' takes 0-4 are dev and takes 5-49 train.
+The dataset is CC BY-SA 4.0: ATTRIBUTION.md in the output folder says where it comes from.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from tqdm import tqdm
+
+from asr.corpora import summary
+from asr.errors import UserError
+
+if TYPE_CHECKING:
+    from lhotse import CutSet
+
+DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
+TEST_TAKES = range(0, 5)
+DEV_TAKES = range(5, 10)  # customary split only: carved from the training takes
+SPLIT_KINDS = ("customary", "speaker")
+DEFAULT_TEST_SPEAKER = "jackson"
+_NAME = re.compile(r"^(\d)_([a-z]+)_(\d+)$")
+
+ATTRIBUTION = """\
+# Attribution
+
+These manifests describe recordings of the Free Spoken Digit Dataset (FSDD):
+Zohar Jackson et al., "Free Spoken Digit Dataset", https://github.com/Jakobovski/free-spoken-digit-dataset,
+DOI 10.5281/zenodo.1342401. License: Creative Commons Attribution-ShareAlike 4.0 International (CC BY-SA 4.0),
+https://creativecommons.org/licenses/by-sa/4.0/
+
+The audio is used unchanged from {root}; the manifests add the digit word as text and a train/dev/test split.
+"""
+
+
+@dataclass(frozen=True)
+class Take:
+    path: Path
+    digit: int
+    speaker: str
+    take: int
+
+
+def default_root() -> Path | None:
+    """`../shared/data/fsdd` next to the repository (or the current directory), if it is there."""
+    repo = Path(__file__).resolve().parents[2]
+    for base in (repo, Path.cwd()):
+        candidate = base.parent / "shared" / "data" / "fsdd"
+        if (candidate / "recordings").is_dir():
+            return candidate
+    return None
+
+
+def find_takes(root: Path) -> list[Take]:
+    recordings = root / "recordings"
+    if not recordings.is_dir():
+        raise UserError(f"no FSDD recordings at {recordings}; pass --root pointing to the folder that holds "
+                        "recordings/ (a clone of https://github.com/Jakobovski/free-spoken-digit-dataset)")
+    takes = []
+    for path in sorted(recordings.glob("*.wav")):
+        m = _NAME.match(path.stem)
+        if m:  # other names are not FSDD recordings; skipping them is what the dataset's own tools do
+            takes.append(Take(path.resolve(), int(m.group(1)), m.group(2), int(m.group(3))))
+    if not takes:
+        raise UserError(f"{recordings} holds no {{digit}}_{{speaker}}_{{take}}.wav files; is --root right?")
+    return takes
+
+
+def split_of(take: Take, split: str, test_speaker: str) -> str:
+    if split == "customary":
+        return "test" if take.take in TEST_TAKES else "dev" if take.take in DEV_TAKES else "train"
+    if take.speaker == test_speaker:
+        return "test"
+    return "dev" if take.take in TEST_TAKES else "train"
+
+
+def prepare_fsdd(root: Path | None, out_dir: Path, split: str = "customary",
+                 test_speaker: str = DEFAULT_TEST_SPEAKER) -> dict[str, CutSet]:
+    """Write train/dev/test manifests of FSDD under `out_dir`; `root=None` looks for ../shared/data/fsdd.
+
+    A file that cannot be read is skipped with a warning; the others still make the corpus.
+    """
+    from lhotse import Recording
+
+    if split not in SPLIT_KINDS:
+        raise UserError(f"unknown FSDD split {split!r}; use one of {', '.join(SPLIT_KINDS)}")
+    root = Path(root) if root is not None else default_root()
+    if root is None:
+        raise UserError("FSDD not found at ../shared/data/fsdd; pass --root pointing to the folder that holds "
+                        "recordings/")
+    takes = find_takes(root)
+    speakers = sorted({t.speaker for t in takes})
+    if split == "speaker" and test_speaker not in speakers:
+        raise UserError(f"speaker {test_speaker!r} is not in {root}; choose --test-speaker from {', '.join(speakers)}")
+    cuts: dict[str, list] = {"train": [], "dev": [], "test": []}
+    failed = []
+    for take in tqdm(takes, desc="reading FSDD", unit="file", file=sys.stderr):
+        try:
+            recording = Recording.from_file(take.path, recording_id=take.path.stem)
+        except Exception as e:  # a corrupt file must not stop the other 1,999
+            failed.append(f"{take.path.name}: {e}")
+            continue
+        custom = {"digit": take.digit, "take": take.take}
+        cuts[split_of(take, split, test_speaker)].append(
+            summary.utterance_cut(recording, DIGIT_WORDS[take.digit], take.speaker, custom))
+    if failed:
+        print(f"warning: skipped {len(failed)} unreadable files: {'; '.join(failed[:3])}", file=sys.stderr)
+    out_dir = Path(out_dir)
+    result = summary.save_splits(out_dir, cuts)
+    (out_dir / "ATTRIBUTION.md").write_text(attribution(root))
+    return result
+
+
+def attribution(root: Path) -> str:
+    """The dataset's credit and licence, followed by the README found with the recordings (if any) verbatim."""
+    text = ATTRIBUTION.format(root=root.resolve())
+    readme = root / "README.md"
+    if readme.is_file():
+        text += f"\n## {readme.resolve()}\n\n" + readme.read_text(errors="replace")
+    return text
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options named after `prepare_fsdd`'s parameters (the prepare command passes them through)."""
+    parser.add_argument("--root", type=Path, default=None,
+                        help="FSDD folder holding recordings/ (default: ../shared/data/fsdd next to the repository)")
+    parser.add_argument("--split", choices=SPLIT_KINDS, default="customary",
+                        help="customary: takes 0-4 test, 5-9 dev, rest train; speaker: one speaker is the test set")
+    parser.add_argument("--test-speaker", default=DEFAULT_TEST_SPEAKER,
+                        help=f"the held-out speaker of --split speaker (default {DEFAULT_TEST_SPEAKER})")

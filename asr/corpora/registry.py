@@ -1,0 +1,47 @@
+"""Every corpus `asr prepare` knows: name -> (prepare function, options adder, one-line help).
+
+To add a corpus, write `asr/corpora/<name>.py` with
+    prepare_<name>(out_dir: Path, ...) -> dict[str, CutSet]     # writes {out_dir}/{split}_*.jsonl.gz
+    add_arguments(parser) -> None                              # one option per extra parameter, same `dest`
+and add one line to CORPORA. The prepare command parses `--out` (as `out_dir`) and the corpus's own options,
+then calls the prepare function with exactly the parsed values whose names are its parameters.
+
+Keep corpus modules cheap to import (lhotse, which pulls in torch, inside functions): `asr --help` imports this.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from asr.corpora import commonvoice, fsdd, librispeech, ljspeech, tedlium, tts_digits, tts_sentences, yesno
+
+if TYPE_CHECKING:
+    from lhotse import CutSet
+
+
+@dataclass(frozen=True)
+class Corpus:
+    prepare: Callable[..., dict[str, CutSet]]
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    help: str
+
+
+CORPORA: dict[str, Corpus] = {
+    "tts-digits": Corpus(tts_digits.prepare_tts_digits, tts_digits.add_arguments,
+                         "connected digits spoken by espeak-ng/flite/festival voices; test voices unheard in train"),
+    "tts-sentences": Corpus(tts_sentences.prepare_tts_sentences, tts_sentences.add_arguments,
+                            "1,000+ word English sentences, same voices; test sentences never in train"),
+    "fsdd": Corpus(fsdd.prepare_fsdd, fsdd.add_arguments,
+                   "Free Spoken Digit Dataset, real 8 kHz recordings (../shared/data/fsdd or --root)"),
+    # public corpora through lhotse's recipes (asr/corpora/public.py): --root DIR [--download]
+    "librispeech": Corpus(librispeech.prepare_librispeech, librispeech.add_arguments,
+                          "LibriSpeech: --parts mini (5 h), 100 or 960 hours, or part names"),
+    "commonvoice": Corpus(commonvoice.prepare_commonvoice, commonvoice.add_arguments,
+                          "Mozilla Common Voice, one --language (Latin-alphabet languages)"),
+    "tedlium": Corpus(tedlium.prepare_tedlium, tedlium.add_arguments, "TED-LIUM 3 talks, one cut per segment"),
+    "ljspeech": Corpus(ljspeech.prepare_ljspeech, ljspeech.add_arguments, "LJ Speech, one speaker, 24 h"),
+    "yesno": Corpus(yesno.prepare_yesno, yesno.add_arguments, "Kaldi's yes/no: 60 Hebrew recordings at 8 kHz"),
+}

@@ -1,0 +1,101 @@
+"""What every prepared corpus leaves behind: lhotse manifests per split, and a one-line summary of each split.
+
+Layout under the output folder, for split in train/dev/test:
+    {split}_recordings.jsonl.gz   {split}_supervisions.jsonl.gz   {split}_cuts.jsonl.gz
+Every cut holds one recording and one supervision whose text is already `normalise_text`-ed.
+
+lhotse is imported inside the functions: it pulls in torch (~3 s), and `asr --help` imports this module.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from asr.errors import UserError
+
+if TYPE_CHECKING:
+    from lhotse import CutSet, Recording
+    from lhotse.cut import MonoCut
+
+SPLITS = ("train", "dev", "test")
+
+
+@dataclass(frozen=True)
+class SplitSummary:
+    utterances: int
+    hours: float
+    speakers: int
+    vocabulary: int  # distinct words in the supervision texts
+
+    def line(self, corpus: str, split: str) -> str:
+        return (f"{corpus} {split}: {self.utterances:,} utterances, {self.hours:.2f} h, "
+                f"{self.speakers:,} speakers, vocabulary {self.vocabulary:,} words")
+
+
+def summarise(cuts: CutSet) -> SplitSummary:
+    sups = [s for c in cuts for s in c.supervisions]
+    return SplitSummary(
+        utterances=len(cuts),
+        hours=sum(c.duration for c in cuts) / 3600,
+        speakers=len({s.speaker for s in sups}),
+        vocabulary=len(vocabulary(cuts)),
+    )
+
+
+def vocabulary(cuts: CutSet) -> set[str]:
+    return {w for c in cuts for s in c.supervisions for w in (s.text or "").split()}
+
+
+def file_recording(recording_id: str, path: Path, sampling_rate: int, num_samples: int) -> Recording:
+    """A Recording of a mono file whose length is already known (saves re-reading thousands of headers)."""
+    from lhotse import AudioSource, Recording
+
+    return Recording(
+        id=recording_id,
+        sources=[AudioSource(type="file", channels=[0], source=str(path))],
+        sampling_rate=sampling_rate,
+        num_samples=num_samples,
+        duration=num_samples / sampling_rate,
+    )
+
+
+def utterance_cut(recording: Recording, text: str, speaker: str, custom: dict[str, Any]) -> MonoCut:
+    """One cut spanning the whole recording, with one supervision; `custom` goes on both."""
+    from lhotse import SupervisionSegment
+    from lhotse.cut import MonoCut
+
+    sup = SupervisionSegment(id=recording.id, recording_id=recording.id, start=0.0, duration=recording.duration,
+                             channel=0, text=text, language="English", speaker=speaker, custom=dict(custom))
+    return MonoCut(id=recording.id, start=0.0, duration=recording.duration, channel=0, recording=recording,
+                   supervisions=[sup], custom=dict(custom))
+
+
+def save_splits(out_dir: Path, splits: dict[str, list[MonoCut]]) -> dict[str, CutSet]:
+    """Write the three manifests of every split; return the CutSets."""
+    from lhotse import CutSet
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    result = {}
+    for split, cut_list in splits.items():
+        if not cut_list:
+            raise UserError(f"the {split} split came out empty; see the warnings above for what failed")
+        cuts = CutSet.from_cuts(cut_list)
+        recordings, supervisions = cuts.decompose()[:2]
+        recordings.to_file(out_dir / f"{split}_recordings.jsonl.gz")
+        supervisions.to_file(out_dir / f"{split}_supervisions.jsonl.gz")
+        cuts.to_file(out_dir / f"{split}_cuts.jsonl.gz")
+        result[split] = cuts
+    return result
+
+
+def load_splits(out_dir: Path) -> dict[str, CutSet] | None:
+    """The CutSets of a prepared corpus, or None when any manifest is missing."""
+    paths = {split: out_dir / f"{split}_cuts.jsonl.gz" for split in SPLITS}
+    needed = [out_dir / f"{s}_{kind}.jsonl.gz" for s in SPLITS for kind in ("recordings", "supervisions", "cuts")]
+    if not all(p.exists() for p in needed):
+        return None
+    from lhotse import CutSet
+
+    return {split: CutSet.from_file(path).to_eager() for split, path in paths.items()}

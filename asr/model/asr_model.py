@@ -64,8 +64,14 @@ class ASRModel(nn.Module):
 
     def forward(self, wave: Tensor, wave_lens: Tensor, targets: Tensor, target_lens: Tensor) -> Losses:
         """wave (B, S), targets (B, U) token ids padded with IGNORE -> losses."""
-        enc, enc_lens, _ = self.encode(wave, wave_lens)
-        B = wave.shape[0]
+        feats, feat_lens = self.frontend(wave, wave_lens)
+        return self.forward_features(feats, feat_lens, targets, target_lens)
+
+    def forward_features(self, feats: Tensor, feat_lens: Tensor, targets: Tensor, target_lens: Tensor) -> Losses:
+        """Normalised log-mel (B, T, F), lengths (B,), targets (B, U) padded with IGNORE -> losses.
+
+        `forward` after the frontend; `asr bench train-step` times it on random features."""
+        enc, enc_lens, _ = self.encoder(feats, feat_lens)
         w = self.cfg.ctc_weight
         ctc = self._ctc_loss(enc, enc_lens, targets, target_lens) if w > 0 else enc.new_zeros(())
         if w < 1:

@@ -1,0 +1,141 @@
+"""What every `asr bench` measurement shares: model arguments, thread count, timing, memory, JSON output.
+
+A measurement is one dict printed as one JSON line (and appended to `--json FILE`). Timings are the median of
+`--steps` runs after `--warmup` untimed ones, so one-off costs (allocator growth, lazy init) stay out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import statistics
+import sys
+import time
+from dataclasses import fields
+from pathlib import Path
+from typing import Callable
+
+import torch
+import yaml
+
+from asr.errors import UserError
+from asr.model import ModelConfig
+
+SIZES = ("tiny", "small", "base", "large")
+CONF_DIR = Path(__file__).resolve().parents[2] / "conf" / "model"
+# Explicit model flags -> ModelConfig fields; each overrides the one from --size.
+MODEL_FLAGS = {"d_model": "d_model", "heads": "heads", "enc_layers": "enc_layers", "dec_layers": "dec_layers", "ffn": "ffn"}
+
+
+def add_model_arguments(parser: argparse.ArgumentParser) -> None:
+    g = parser.add_argument_group("model")
+    g.add_argument("--size", choices=SIZES, default="base", help="a size from conf/model/ (default: base)")
+    for flag in MODEL_FLAGS:
+        g.add_argument(f"--{flag.replace('_', '-')}", type=int, default=None, help=f"override {flag} of --size")
+    g.add_argument("--vocab", type=int, default=5000, help="output tokens V (default 5000, SpeechBrain's LibriSpeech)")
+
+
+def add_timing_arguments(parser: argparse.ArgumentParser, steps: int, warmup: int) -> None:
+    g = parser.add_argument_group("timing")
+    g.add_argument("--steps", type=int, default=steps, help=f"timed runs; the median is reported (default {steps})")
+    g.add_argument("--warmup", type=int, default=warmup, help=f"untimed runs first (default {warmup})")
+    g.add_argument("--threads", type=int, default=2, help="torch intra-op threads (default 2)")
+    g.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    g.add_argument("--dtype", choices=("fp32", "bf16"), default="fp32", help="bf16 autocast (GPU) or fp32")
+    g.add_argument("--json", metavar="FILE", help="also append each JSON line to FILE")
+
+
+def model_config(args: argparse.Namespace) -> ModelConfig:
+    """--size's YAML with the explicit flags on top; dropout stays as configured (training-mode cost)."""
+    path = CONF_DIR / f"{args.size}.yaml"
+    if not path.is_file():
+        raise UserError(f"{path} not found; run from a source checkout or give --d-model/--heads/... explicitly")
+    values = yaml.safe_load(path.read_text())
+    for flag, field in MODEL_FLAGS.items():
+        if getattr(args, flag) is not None:
+            values[field] = getattr(args, flag)
+    known = {f.name for f in fields(ModelConfig)}
+    unknown = sorted(set(values) - known)
+    if unknown:
+        raise UserError(f"{path}: unknown model keys {unknown}")
+    cfg = ModelConfig.from_dict({**values, "vocab_size": args.vocab})
+    if cfg.d_model % cfg.heads:
+        raise UserError(f"--d-model {cfg.d_model} is not divisible by --heads {cfg.heads}")
+    return cfg
+
+
+def setup(args: argparse.Namespace) -> torch.device:
+    """Apply --threads and --device and check the numeric flags a user can get wrong."""
+    for name in ("steps", "threads"):
+        if getattr(args, name, 1) < 1:
+            raise UserError(f"--{name} must be at least 1")
+    if getattr(args, "warmup", 0) < 0:
+        raise UserError("--warmup must be 0 or more")
+    torch.set_num_threads(args.threads)
+    device = torch.device(args.device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda: no CUDA device is visible; use --device cpu")
+    return device
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def median_seconds(fn: Callable[[], object], steps: int, warmup: int, device: torch.device) -> tuple[float, list[float]]:
+    """Run fn warmup + steps times; return the median of the timed runs and all of them, in seconds."""
+    for _ in range(warmup):
+        fn()
+    sync(device)
+    times = []
+    for _ in range(steps):
+        t0 = time.perf_counter()
+        fn()
+        sync(device)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times), times
+
+
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (ru_maxrss is KiB on Linux)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def machine() -> str:
+    """A short description of where the numbers come from."""
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return cpu
+
+
+def base_record(args: argparse.Namespace, kind: str, device: torch.device, impl: str = "asr") -> dict:
+    rec = {"bench": kind, "impl": impl, "threads": args.threads, "device": str(device), "dtype": args.dtype}
+    rec["machine"] = torch.cuda.get_device_name(device) if device.type == "cuda" else machine()
+    return rec
+
+
+def emit(record: dict, json_file: str | None) -> None:
+    """One JSON line on stdout, and appended to json_file when given."""
+    line = json.dumps(record, sort_keys=False)
+    print(line, flush=True)
+    if json_file:
+        with open(json_file, "a") as f:
+            f.write(line + "\n")
+
+
+def autocast(device: torch.device, dtype: str):
+    """bf16 autocast when asked; fp32 otherwise (a disabled autocast costs nothing)."""
+    return torch.autocast(device.type, dtype=torch.bfloat16, enabled=dtype == "bf16")
+
+
+def progress(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)

@@ -1,0 +1,73 @@
+"""Search speed: encoder forward plus greedy (--beam 1) or joint CTC/attention beam search, on random log-mel.
+
+With random weights a search would stop at an arbitrary step, so <eos> is held off until exactly --tokens
+tokens (`DecodeOptions.suppress_eos_until`): every run decodes the same number of steps.
+Reported: audio_s = B x T / 100, decode_s_median (features -> token ids), rtf = decode_s_median / audio_s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+from typing import Callable
+
+import torch
+
+from asr.bench.common import autocast, base_record, median_seconds, model_config, setup
+from asr.bench.train_step import FRAMES_PER_SECOND
+from asr.decoding import DecodeOptions, beam_search, greedy_search
+from asr.errors import UserError
+from asr.model import ASRModel
+
+
+def options(args: argparse.Namespace) -> DecodeOptions:
+    """--beam 1 is the attention decoder's greedy search (no CTC); otherwise the joint beam search."""
+    ctc_weight = 0.0 if args.beam == 1 else args.ctc_weight
+    return DecodeOptions(beam=args.beam, ctc_weight=ctc_weight, suppress_eos_until=args.tokens)
+
+
+def prepare(args: argparse.Namespace, device: torch.device) -> tuple[Callable[[], object], int]:
+    """Build the model and a batch; return the decode to time and the parameter count."""
+    if min(args.batch, args.frames, args.tokens) < 1:
+        raise UserError("--batch, --frames and --tokens must be at least 1")
+    cfg = model_config(args)
+    torch.manual_seed(0)
+    model = ASRModel(cfg).to(device).eval()
+    opts = options(args)
+    g = torch.Generator().manual_seed(0)
+    feats = torch.randn(args.batch, args.frames, cfg.frontend.n_mels, generator=g).to(device)  # (B, T, F)
+    lens = torch.full((args.batch,), args.frames, dtype=torch.long, device=device)
+
+    @torch.no_grad()
+    def step() -> list[list[int]]:
+        with autocast(device, args.dtype):
+            enc, enc_lens, _ = model.encoder(feats, lens)  # (B, T', D)
+            if opts.beam == 1:
+                hyps = greedy_search(model, enc, enc_lens, opts)
+            else:
+                hyps = [h[0].tokens for h in beam_search(model, enc, enc_lens, opts)]
+        if any(len(h) != args.tokens for h in hyps):  # the benchmark's premise; cheap to check every run
+            raise RuntimeError(f"decoded {[len(h) for h in hyps]} tokens, expected {args.tokens} each")
+        return hyps
+
+    return step, sum(p.numel() for p in model.parameters())
+
+
+def record(args: argparse.Namespace, device: torch.device, impl: str, params: int, times: list[float]) -> dict:
+    median = statistics.median(times)
+    audio_s = args.batch * args.frames / FRAMES_PER_SECOND
+    rec = base_record(args, "decode", device, impl)
+    rec.update(
+        size=args.size, params=params, vocab=args.vocab, beam=args.beam, batch=args.batch,
+        ctc_weight=0.0 if args.beam == 1 else args.ctc_weight, frames=args.frames, tokens=args.tokens,
+        steps=len(times), audio_s=audio_s, decode_s_median=round(median, 5), decode_s_min=round(min(times), 5),
+        rtf=round(median / audio_s, 6),
+    )
+    return rec
+
+
+def run(args: argparse.Namespace) -> dict:
+    device = setup(args)
+    step, params = prepare(args, device)
+    _, times = median_seconds(step, args.steps, args.warmup, device)
+    return record(args, device, "asr", params, times)

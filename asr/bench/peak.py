@@ -1,0 +1,53 @@
+"""How close the encoder runs to this machine's limit: fp32 matrix-multiply GFLOP/s measured in this process,
+against the encoder forward's achieved GFLOP/s (its FLOPs counted by torch's FlopCounterMode: matmuls,
+convolutions, attention) at the chosen size, batch and frames.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from asr.bench.common import autocast, base_record, median_seconds, model_config, setup
+from asr.errors import UserError
+from asr.model import ASRModel
+
+
+def matmul_gflops(n: int, steps: int, warmup: int, device: torch.device) -> float:
+    """Best sustained GFLOP/s of an (n x n) @ (n x n) fp32 product."""
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    median, _ = median_seconds(lambda: a @ b, steps, warmup, device)
+    return 2 * n**3 / median / 1e9
+
+
+def run(args: argparse.Namespace) -> dict:
+    device = setup(args)
+    if min(args.batch, args.frames, args.matmul) < 1:
+        raise UserError("--batch, --frames and --matmul must be at least 1")
+    cfg = model_config(args)
+    torch.manual_seed(0)
+    encoder = ASRModel(cfg).encoder.to(device).eval()
+    feats = torch.randn(args.batch, args.frames, cfg.frontend.n_mels, device=device)  # (B, T, F)
+    lens = torch.full((args.batch,), args.frames, dtype=torch.long, device=device)
+
+    @torch.no_grad()
+    def forward() -> object:
+        with autocast(device, args.dtype):
+            return encoder(feats, lens)
+
+    counter = FlopCounterMode(display=False)
+    with counter:
+        forward()
+    flops = counter.get_total_flops()
+    peak = matmul_gflops(args.matmul, args.steps, args.warmup, device)
+    median, _ = median_seconds(forward, args.steps, args.warmup, device)
+    achieved = flops / median / 1e9
+    rec = base_record(args, "peak", device)
+    rec.update(
+        size=args.size, batch=args.batch, frames=args.frames, matmul_n=args.matmul,
+        matmul_gflops=round(peak, 2), encoder_gflop=round(flops / 1e9, 3), encoder_s_median=round(median, 5),
+        encoder_gflops=round(achieved, 2), fraction_of_peak=round(achieved / peak, 3),
+    )
+    return rec

@@ -1,0 +1,85 @@
+"""One full training step on random log-mel input: forward, hybrid CTC + label-smoothed attention loss,
+backward, gradient clipping at norm 5 (as the recipes train), AdamW step. The data pipeline is left out on
+purpose: this times the model and the optimiser.
+
+Reported: step_s_median and audio_seconds_per_second = B x T / 100 / step_s_median (100 frames per second).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+from typing import Callable
+
+import torch
+
+from asr.bench.common import autocast, base_record, median_seconds, model_config, peak_rss_mb, setup
+from asr.errors import UserError
+from asr.model import ASRModel
+from asr.tokenizer import SOS_EOS
+
+FRAMES_PER_SECOND = 100
+CLIP_NORM = 5.0  # conf/trainer/*.yaml clip at 5, as SpeechBrain's recipe does
+
+
+def random_batch(batch: int, frames: int, tokens: int, n_mels: int, vocab: int, device: torch.device):
+    """Full-length utterances: feats (B, T, F), lens (B,), targets (B, U) of non-special ids, target lens (B,)."""
+    g = torch.Generator().manual_seed(0)
+    feats = torch.randn(batch, frames, n_mels, generator=g).to(device)
+    lens = torch.full((batch,), frames, dtype=torch.long, device=device)
+    targets = torch.randint(SOS_EOS + 2, vocab, (batch, tokens), generator=g).to(device)
+    target_lens = torch.full((batch,), tokens, dtype=torch.long, device=device)
+    return feats, lens, targets, target_lens
+
+
+def make_optimizer(model: ASRModel) -> torch.optim.Optimizer:
+    """AdamW with the parameter groups the Lightning task uses (no decay on biases, norms, embeddings)."""
+    decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and "embed" not in n]
+    rest = [p for n, p in model.named_parameters() if not (p.dim() >= 2 and "embed" not in n)]
+    groups = [{"params": decay, "weight_decay": 0.01}, {"params": rest, "weight_decay": 0.0}]
+    return torch.optim.AdamW(groups, lr=1e-4, betas=(0.9, 0.98), eps=1e-9)
+
+
+def prepare(args: argparse.Namespace, device: torch.device) -> tuple[Callable[[], object], int]:
+    """Build the model, optimiser and batch; return the step to time and the parameter count."""
+    if min(args.batch, args.frames, args.tokens) < 1:
+        raise UserError("--batch, --frames and --tokens must be at least 1")
+    cfg = model_config(args)
+    torch.manual_seed(0)
+    model = ASRModel(cfg).to(device).train()
+    opt = make_optimizer(model)
+    feats, lens, targets, target_lens = random_batch(
+        args.batch, args.frames, args.tokens, cfg.frontend.n_mels, cfg.vocab_size, device
+    )
+    params = list(model.parameters())
+
+    def step() -> None:
+        with autocast(device, args.dtype):
+            losses = model.forward_features(feats, lens, targets, target_lens)
+        losses.loss.backward()
+        torch.nn.utils.clip_grad_norm_(params, CLIP_NORM)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+
+    return step, sum(p.numel() for p in params)
+
+
+def record(args: argparse.Namespace, device: torch.device, impl: str, params: int, times: list[float]) -> dict:
+    median = statistics.median(times)
+    rec = base_record(args, "train-step", device, impl)
+    rec.update(
+        size=args.size, params=params, vocab=args.vocab, batch=args.batch, frames=args.frames, tokens=args.tokens,
+        steps=len(times), step_s_median=round(median, 5), step_s_min=round(min(times), 5),
+        audio_seconds_per_second=round(args.batch * args.frames / FRAMES_PER_SECOND / median, 3),
+        peak_rss_mb=round(peak_rss_mb(), 1),
+    )
+    if device.type == "cuda":
+        rec["peak_gpu_mb"] = round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
+    return rec
+
+
+def run(args: argparse.Namespace) -> dict:
+    device = setup(args)
+    step, params = prepare(args, device)
+    _, times = median_seconds(step, args.steps, args.warmup, device)
+    return record(args, device, "asr", params, times)

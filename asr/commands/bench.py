@@ -1,0 +1,64 @@
+"""Usage:
+    asr bench train-step --size base --batch 16 --frames 300 --tokens 20 --threads 2
+    asr bench decode --size base --beam 10 --batch 8 --ctc-weight 0.3 --frames 300 --tokens 20
+    asr bench decode --size small --beam 1 --batch 1 --frames 1000 --tokens 50
+    asr bench features --seconds 60
+    asr bench peak --size base --json bench.jsonl
+
+Speed of the hot paths on this machine. Each measurement prints one JSON line (appended to --json FILE too);
+timings are medians of --steps runs after --warmup, with the thread count in the record.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+
+from asr.bench.common import add_model_arguments, add_timing_arguments, emit
+
+# subcommand -> (module under asr.bench, help)
+BENCHES = {
+    "train-step": ("train_step", "one training step (forward, CTC + attention loss, backward, AdamW) on random log-mel"),
+    "decode": ("decode", "greedy or joint CTC/attention beam search on random encoder input"),
+    "features": ("features", "log-mel throughput: ours against librosa and torchaudio's Kaldi fbank"),
+    "peak": ("peak", "fp32 matmul GFLOP/s of this machine against the encoder forward's achieved GFLOP/s"),
+}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="bench", metavar="BENCH", required=True)
+    p = sub.add_parser("train-step", help=BENCHES["train-step"][1], description=BENCHES["train-step"][1])
+    add_model_arguments(p)
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--frames", type=int, default=300, help="frames per utterance, 100 per second (default 300)")
+    p.add_argument("--tokens", type=int, default=20, help="target tokens per utterance (default 20)")
+    add_timing_arguments(p, steps=5, warmup=2)
+
+    p = sub.add_parser("decode", help=BENCHES["decode"][1], description=BENCHES["decode"][1])
+    add_model_arguments(p)
+    p.add_argument("--beam", type=int, default=10, help="1 = greedy search (default 10)")
+    p.add_argument("--batch", type=int, default=8)
+    p.add_argument("--ctc-weight", type=float, default=0.3, help="CTC prefix score weight in the beam (default 0.3)")
+    p.add_argument("--frames", type=int, default=300, help="frames per utterance, 100 per second (default 300)")
+    p.add_argument("--tokens", type=int, default=20, help="tokens decoded per utterance: <eos> waits for them")
+    add_timing_arguments(p, steps=5, warmup=1)
+
+    p = sub.add_parser("features", help=BENCHES["features"][1], description=BENCHES["features"][1])
+    p.add_argument("--seconds", type=float, default=60.0, help="audio per run: this many seconds (default 60)")
+    p.add_argument("--batch", type=int, default=1, help="utterances per call (default 1)")
+    add_timing_arguments(p, steps=5, warmup=1)
+
+    p = sub.add_parser("peak", help=BENCHES["peak"][1], description=BENCHES["peak"][1])
+    add_model_arguments(p)
+    p.add_argument("--batch", type=int, default=16)
+    p.add_argument("--frames", type=int, default=300)
+    p.add_argument("--matmul", type=int, default=2048, help="square matrix size for the peak (default 2048)")
+    add_timing_arguments(p, steps=5, warmup=2)
+
+
+def run(args: argparse.Namespace) -> int:
+    module = importlib.import_module(f"asr.bench.{BENCHES[args.bench][0]}")
+    records = module.run(args)
+    for rec in records if isinstance(records, list) else [records]:
+        emit(rec, args.json)
+    return 0

@@ -1,0 +1,89 @@
+"""`asr bench`: each subcommand runs at tiny size and prints one valid JSON line per measurement with the
+documented keys and self-consistent numbers; bad arguments are user errors."""
+
+import argparse
+import json
+
+import pytest
+import torch
+
+from asr.bench import decode, features
+from asr.cli import main
+from asr.commands.bench import add_arguments
+
+TINY = ["--size", "tiny", "--vocab", "40", "--steps", "1", "--warmup", "1", "--threads", "1"]
+
+
+def _run(capsys, argv: list[str]) -> list[dict]:
+    assert main(["bench", *argv]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    return [json.loads(line) for line in out]
+
+
+def test_train_step_json(capsys, tmp_path):
+    log = tmp_path / "bench.jsonl"
+    (rec,) = _run(capsys, ["train-step", *TINY, "--batch", "2", "--frames", "120", "--tokens", "5", "--json", str(log)])
+    for key in ("impl", "params", "step_s_median", "audio_seconds_per_second", "peak_rss_mb", "threads"):
+        assert key in rec
+    assert rec["impl"] == "asr" and rec["threads"] == 1 and rec["params"] > 100_000
+    assert rec["audio_seconds_per_second"] == pytest.approx(2 * 120 / 100 / rec["step_s_median"], rel=1e-3)
+    assert rec["peak_rss_mb"] > 50
+    assert json.loads(log.read_text().splitlines()[-1]) == rec  # --json appends the same line
+
+
+def test_decode_json_beam_and_greedy(capsys):
+    common = [*TINY, "--batch", "2", "--frames", "100", "--tokens", "4"]
+    (beam,) = _run(capsys, ["decode", *common, "--beam", "3", "--ctc-weight", "0.3"])
+    (greedy,) = _run(capsys, ["decode", *common, "--beam", "1"])
+    for rec in (beam, greedy):
+        for key in ("impl", "beam", "batch", "audio_s", "decode_s_median", "rtf"):
+            assert key in rec
+        assert rec["audio_s"] == 2.0
+        assert rec["rtf"] == pytest.approx(rec["decode_s_median"] / 2.0, rel=1e-3)
+    assert (beam["beam"], beam["ctc_weight"], greedy["beam"], greedy["ctc_weight"]) == (3, 0.3, 1, 0.0)
+
+
+@pytest.mark.parametrize("beam", [1, 4])
+def test_decode_produces_exactly_tokens(beam):
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    args = parser.parse_args(["decode", *TINY, "--batch", "3", "--frames", "160", "--tokens", "7", "--beam", str(beam)])
+    torch.set_num_threads(1)
+    step, _ = decode.prepare(args, torch.device("cpu"))
+    hyps = step()
+    assert [len(h) for h in hyps] == [7, 7, 7]
+
+
+def test_features_json_and_same_frames(capsys):
+    recs = _run(capsys, ["features", "--seconds", "1", "--steps", "1", "--warmup", "0", "--threads", "1"])
+    assert [r["impl"] for r in recs] == ["asr", "librosa", "torchaudio-kaldi-fbank"]
+    for rec in recs:
+        assert rec["audio_s"] == 1.0 and rec["audio_seconds_per_second"] > 0
+    # the three frontends compute the same number of 80-bin frames on the same audio
+    from asr.features import FrontendConfig
+
+    cfg = FrontendConfig()
+    wave = features.test_audio(1, 1.0, cfg.sample_rate)
+    fns = features.frontends(wave, cfg)
+    ours, _ = fns["asr"]()
+    assert ours.shape == (1, 98, 80)
+    assert fns["librosa"]()[0].shape == (80, 98)
+    assert fns["torchaudio-kaldi-fbank"]()[0].shape == (98, 80)
+
+
+def test_peak_json(capsys):
+    (rec,) = _run(capsys, ["peak", *TINY, "--batch", "2", "--frames", "100", "--matmul", "256"])
+    for key in ("matmul_gflops", "encoder_gflop", "encoder_gflops", "fraction_of_peak"):
+        assert rec[key] > 0
+    assert rec["encoder_gflops"] == pytest.approx(rec["encoder_gflop"] / rec["encoder_s_median"], rel=1e-2)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["train-step", "--size", "tiny", "--steps", "0"], ["decode", "--size", "tiny", "--tokens", "0"],
+     ["train-step", "--size", "tiny", "--d-model", "100", "--heads", "3"]],
+)
+def test_bad_arguments_are_user_errors(capsys, argv):
+    assert main(["bench", *argv]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and len(err.strip().splitlines()) == 1

@@ -22,6 +22,7 @@ from torch import Tensor
 from asr.decoding.ctc_prefix import CTCPrefixScorer
 from asr.decoding.options import DecodeOptions, Hypothesis, ceil_int, eos_rules, length_limits, normalised
 from asr.model.asr_model import ASRModel
+from asr.model.decoder import DecoderCache
 from asr.tokenizer import BLANK, SOS_EOS
 
 NEG_INF = float("-inf")
@@ -97,13 +98,23 @@ def beam_search(model: ASRModel, enc: Tensor, enc_lens: Tensor, opts: DecodeOpti
         gain = new_score - score[row]
         tokens = torch.cat([tokens[row], cands[row, col][:, None]], dim=1)
         gains = torch.cat([gains[row], gain.masked_fill(gain.isnan(), NEG_INF)[:, None]], dim=1)
-        dec_sum, score, utt, width = dec_c[row, col], new_score, utt[row], k
         if cache is not None:
-            cache = cache.select(row)
+            cache = _select_cache(cache, row, same_rows=bool(keep.all()) and k == width)
+        dec_sum, score, utt, width = dec_c[row, col], new_score, utt[row], k
         if ctc is not None:
             ctc_state = ctc.select(ctc_state, ext, row, col)
 
     return [_best_first(hyps, K) for hyps in ended]
+
+
+def _select_cache(cache: DecoderCache, row: Tensor, same_rows: bool) -> DecoderCache:
+    """The decoder cache of the kept hypotheses. While no utterance leaves and the width stays, a row's new
+    source row belongs to the same utterance, whose cross-attention keys/values and mask (per utterance, a
+    large share of the cache) are then already in place: only the self-attention keys/values move."""
+    if not same_rows:
+        return cache.select(row)
+    self_kv = [None if kv is None else (kv[0].index_select(0, row), kv[1].index_select(0, row)) for kv in cache.self_kv]
+    return DecoderCache(self_kv, cache.cross_kv, cache.memory_mask)
 
 
 def _candidates(dec_logp: Tensor, opts: DecodeOptions, use_ctc: bool) -> Tensor:

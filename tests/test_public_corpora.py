@@ -188,7 +188,8 @@ def test_ljspeech_uses_the_normalised_column_and_holds_out_dev_and_test(tmp_path
     for i in range(6):
         uid = f"LJ001-{i + 1:04d}"
         tone(corpus / "wavs" / f"{uid}.wav", 0.4, 22050, seed=i)
-        rows.append(f"{uid}|Printed in {1884 + i}, Dr. Smith said.|Printed in eighteen eighty-{i}, Doctor Smith said.\n")
+        rows.append(f"{uid}|Printed in {1884 + i}, Dr. Smith said.|"
+                    f"Printed in eighteen eighty-{i}, Doctor Smith said.\n")
     (corpus / "metadata.csv").write_text("".join(rows))
     cuts = prepare_ljspeech(tmp_path / "data", tmp_path / "dl")
     assert [len(cuts[s]) for s in ("train", "dev", "test")] == [4, 1, 1]

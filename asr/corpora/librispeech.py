@@ -5,7 +5,8 @@ Usage:
     asr prepare librispeech --root downloads --parts 100 --out data/librispeech
     asr prepare librispeech --root /corpora --parts dev-clean,test-clean  # already unpacked under /corpora
 
-Layout under --root: LibriSpeech/{part}/{speaker}/{chapter}/{speaker}-{chapter}-{utt}.flac + {speaker}-{chapter}.trans.txt
+Layout under --root:
+    LibriSpeech/{part}/{speaker}/{chapter}/{speaker}-{chapter}-{utt}.flac + {speaker}-{chapter}.trans.txt
 Each part becomes a split named after it: train-clean-100_cuts.jsonl.gz, dev-clean_cuts.jsonl.gz, ...
 """
 

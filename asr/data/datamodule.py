@@ -55,7 +55,7 @@ class ASRDataModule(L.LightningDataModule):
         shuffle: bool = True,
         seed: int = 0,
         sample_rate: int = 16000,
-        speed_perturb: list[float] | None = None,  # e.g. [0.9, 1.0, 1.1], one drawn per utterance
+        speed_perturb: list[float] | None = None,  # e.g. [0.9, 1.0, 1.1], one drawn per batch
         noise_snr_db: tuple[float, float] | None = None,  # e.g. [10, 30]: white/pink/brown noise at a random SNR
         noise_prob: float = 0.5,
         max_utt_duration: float | None = 30.0,  # training utterances longer than this are dropped
@@ -85,7 +85,8 @@ class ASRDataModule(L.LightningDataModule):
     # ---- cuts -----------------------------------------------------------------------------------------------
     def setup(self, stage: str | None = None) -> None:
         configure_audio_backend()
-        wanted = {"fit": ["train", "valid"], "validate": ["valid"], "test": ["test"]}.get(stage or "", list(self.manifests))
+        by_stage = {"fit": ["train", "valid"], "validate": ["valid"], "test": ["test"]}
+        wanted = by_stage.get(stage or "", list(self.manifests))
         for split in wanted:
             if self.manifests[split]:
                 self.cuts(split)
@@ -166,14 +167,14 @@ class ASRDataModule(L.LightningDataModule):
     def on_before_batch_transfer(self, batch: Any, dataloader_idx: int) -> Any:
         """Count training batches as the training loop takes them (workers may have prefetched more)."""
         trainer = self.trainer
-        if trainer is None or trainer.training:
-            self.count_consumed(trainer.current_epoch if trainer is not None else self._epoch)
-        return batch
-
-    def count_consumed(self, epoch: int) -> None:
+        if trainer is not None and not trainer.training:  # validation, sanity check, test
+            return batch
+        sampler_epoch = self._train_sampler.epoch if self._train_sampler is not None else 0
+        epoch = trainer.current_epoch if trainer is not None else sampler_epoch
         if epoch != self._epoch:
             self._epoch, self._consumed = epoch, 0
         self._consumed += 1
+        return batch
 
     def state_dict(self) -> dict[str, Any]:
         if self._train_sampler is None:

@@ -25,6 +25,7 @@ from lhotse import CutSet
 from lhotse.dataset.collation import collate_audio
 
 from asr.data.augment import add_noise, perturb_speed
+from asr.errors import UserError
 from asr.text import normalise_text
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,12 @@ class ASRDataset(torch.utils.data.Dataset):
         cuts = cuts.resample(self.sample_rate)
         if self.speed_perturb:
             cuts = perturb_speed(cuts, self.speed_perturb, rng)
-        audio, audio_lens, kept = collate_audio(cuts, fault_tolerant=True, mono_downmix=True)  # (B, S), (B,)
+        try:
+            audio, audio_lens, kept = collate_audio(cuts, fault_tolerant=True, mono_downmix=True)  # (B, S), (B,)
+        except ValueError as e:  # lhotse found no readable cut at all
+            ids = ", ".join(list(cuts.ids)[:5])
+            raise UserError(f"no audio of a batch could be read ({ids}, ...); run `asr validate-data` on the "
+                            "training manifests") from e
         if len(kept) < len(cuts):
             lost = sorted(set(cuts.ids) - set(kept.ids))
             log.warning("dropped %d cut(s) whose audio could not be read: %s", len(lost), ", ".join(lost[:5]))

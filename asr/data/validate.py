@@ -122,7 +122,7 @@ def validate_manifest(path: str | Path, cfg: ValidationConfig = ValidationConfig
             continue
         real = None
         for ref in entry.files:
-            real = _check_file(lineno, ref, entry.duration, cfg, issues) or real
+            real = _check_file(lineno, ref, cfg, issues) or real
         duration = entry.duration if entry.duration is not None else real
         _check_text(lineno, entry.text, duration, cfg, issues)
         if duration is not None:
@@ -155,7 +155,8 @@ def _parse(
     if cut.id in seen_ids:
         issues.append(Issue(lineno, "duplicate-id", f"cut id {cut.id!r} was used on line {seen_ids[cut.id]}"))
     seen_ids.setdefault(cut.id, lineno)
-    monos = [cut] if isinstance(cut, MonoCut) else [t.cut for t in getattr(cut, "tracks", []) if isinstance(t.cut, MonoCut)]
+    tracks = [t.cut for t in getattr(cut, "tracks", [])]  # a MixedCut's parts
+    monos = [c for c in [cut, *tracks] if isinstance(c, MonoCut)]
     refs = []
     for mono in monos:
         if not mono.has_recording:
@@ -169,7 +170,7 @@ def _parse(
     return _Entry(lineno, text, cut.duration, refs)
 
 
-def _check_file(lineno: int, ref: _FileRef, duration: float | None, cfg: ValidationConfig, issues: list[Issue]) -> float | None:
+def _check_file(lineno: int, ref: _FileRef, cfg: ValidationConfig, issues: list[Issue]) -> float | None:
     """Problems with one audio file; returns its real duration in seconds when it could be read."""
     import numpy as np
     from lhotse.audio.backend import info as audio_info
@@ -193,7 +194,8 @@ def _check_file(lineno: int, ref: _FileRef, duration: float | None, cfg: Validat
     if frames == 0 or silent:
         issues.append(Issue(lineno, "empty-audio", f"{ref.path} has {'only zeros' if silent else 'no samples'}"))
     if ref.claimed_rate is not None and int(rate) != int(ref.claimed_rate):
-        issues.append(Issue(lineno, "sample-rate", f"{ref.path} is {int(rate)} Hz, manifest says {ref.claimed_rate} Hz"))
+        issues.append(Issue(lineno, "sample-rate",
+                            f"{ref.path} is {int(rate)} Hz, manifest says {ref.claimed_rate} Hz"))
     real = frames / rate if rate else 0.0
     tol = cfg.duration_tolerance
     if ref.claimed_file_duration is not None and abs(ref.claimed_file_duration - real) > tol:

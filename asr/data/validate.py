@@ -221,7 +221,7 @@ def _check_text(lineno: int, text: str, duration: float | None, cfg: ValidationC
         rate = len(norm) / duration
         issues.append(Issue(
             lineno, "text-too-long",
-            f"{len(norm)} characters in {duration:.2f} s = {rate:.0f}/s (max {cfg.max_chars_per_second:g}/s)",
+            f"{len(norm)} characters in {duration:.2f} s = {rate:.1f}/s (max {cfg.max_chars_per_second:g}/s)",
         ))
 
 

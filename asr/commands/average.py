@@ -11,7 +11,6 @@ import argparse
 import re
 from pathlib import Path
 
-from asr.checkpoints import export
 from asr.errors import UserError
 
 
@@ -34,6 +33,8 @@ def best_k(folder: Path, k: int) -> list[Path]:
 
 
 def run(args: argparse.Namespace) -> int:
+    from asr.checkpoints import export  # torch loads only when the command runs
+
     paths = [Path(p) for p in args.paths]
     if args.best:
         if len(paths) != 1 or not paths[0].is_dir():

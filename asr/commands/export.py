@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 
-from asr.checkpoints import export
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -19,6 +18,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from asr.checkpoints import export  # torch loads only when the command runs
+
     model = export(args.checkpoints, args.out)
     n = sum(p.numel() for p in model.parameters())
     print(f"wrote {args.out}: {n / 1e6:.2f} M parameters from {len(args.checkpoints)} checkpoint(s)")

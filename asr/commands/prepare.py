@@ -1,6 +1,6 @@
 """Usage:
     asr prepare --help                                   # lists every corpus
-    asr prepare tts-digits --out data/tts-digits         # ~1.5 min on 2 cores
+    asr prepare tts-digits --out data/tts-digits         # ~80 s on 2 idle cores
     asr prepare tts-sentences --out data/tts-sentences --hours 1
     asr prepare fsdd --out data/fsdd --split speaker
     asr prepare CORPUS --help                            # the corpus's own options

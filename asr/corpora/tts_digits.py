@@ -1,7 +1,7 @@
 """Connected-digit strings ("three oh seven") spoken by synthetic voices, split by voice.
 
 Usage:
-    asr prepare tts-digits --out data/tts-digits                  # 2.5 h, ~5,400 utterances, ~600 in test
+    asr prepare tts-digits --out data/tts-digits                  # 2.5 h, ~6,200 utterances, ~600 in test
     asr prepare tts-digits --out data/tts-digits --hours 0.5 --seed 1 --jobs 2
 
     from asr.corpora.tts_digits import prepare_tts_digits
@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 DIGIT_WORDS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 OH_SHARE = 0.35          # how often 0 is read "oh" instead of "zero"
 MAX_DIGITS = 7
-DEFAULT_HOURS = 2.5      # ~1.5 min on 2 cores; see recipes/tts/README.md for measurements
+DEFAULT_HOURS = 2.5      # ~160 s of CPU: ~80 s on 2 idle cores (recipes/tts/README.md)
 MEAN_SECONDS = 1.46      # measured mean utterance length, turns --hours into a number of utterances
 
 

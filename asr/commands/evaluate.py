@@ -1,0 +1,66 @@
+"""Usage:
+    asr evaluate --model exp/demo/model.pt --manifest data/tts-digits/tts-digits_cuts_test.jsonl.gz
+    asr evaluate --model model.pt --manifest test.jsonl --json exp/test-wer.json --out-dir exp/decode --name test
+
+The manifest is lhotse cuts or NeMo JSON lines (relative audio paths resolve against the manifest's folder).
+Prints WER, CER, SER, error counts and the real-time factor; --json writes the summary (fractions, not
+percentages: wer, cer, ser, utterances, words, rtf, ...); --out-dir writes icefall's recogs-NAME.txt,
+errs-NAME.txt (per-utterance alignments, most frequent confusions) and wer-summary-NAME.txt.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--model", required=True, help="model file from `asr export`")
+    parser.add_argument("--manifest", required=True, action="append",
+                        help="lhotse cuts or NeMo JSON-lines manifest (repeat to score several together)")
+    parser.add_argument("--json", help="write the summary as JSON here")
+    parser.add_argument("--out-dir", help="write icefall-style recogs/errs/wer-summary files here")
+    parser.add_argument("--name", default=None, help="suffix of the report files (default: the manifest's name)")
+    parser.add_argument("--batch-size", type=int, default=16, help="utterances decoded together (default 16)")
+    parser.add_argument("--beam", type=int, default=4, help="beam size; 1 = greedy (default 4)")
+    parser.add_argument("--ctc-weight", type=float, default=0.3, help="CTC weight in the joint search (default 0.3)")
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="default cpu")
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from asr.api import TranscribeOptions, load_model
+    from asr.data.manifests import load_cuts
+    from asr.evaluation import evaluate, write_reports
+
+    cuts = load_cuts(args.manifest)
+    model = load_model(args.model, args.device)
+    opts = TranscribeOptions(beam=args.beam, ctc_weight=args.ctc_weight, batch_size=args.batch_size,
+                             word_timestamps=False)
+    total = round(sum(c.duration for c in cuts), 1)
+    with tqdm(total=total, unit="s", desc="audio", file=sys.stderr, disable=None, dynamic_ncols=True) as bar:
+        ev = evaluate(model, cuts, opts, on_audio=lambda s: bar.update(round(s, 1)),
+                      on_error=lambda m: tqdm.write(f"error: {m}", file=sys.stderr))
+    r = ev.report
+    settings = f"beam_{args.beam}_ctc_{args.ctc_weight:g}"
+    print(f"WER {100 * r.wer:.2f}% ({r.substitutions + r.deletions + r.insertions}/{r.words} words: "
+          f"{r.substitutions} sub, {r.deletions} del, {r.insertions} ins)  CER {100 * r.cer:.2f}%  "
+          f"SER {100 * r.ser:.2f}%  RTF {ev.rtf:.4f}  on {r.utterances} utterances ({ev.audio_seconds:.1f} s)")
+    name = args.name or Path(args.manifest[0]).name.split(".")[0]
+    if args.out_dir:
+        for path in write_reports(ev, args.out_dir, name, settings):
+            print(f"wrote {path}")
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        summary = ev.summary({"model": args.model, "manifests": args.manifest, "beam": args.beam,
+                              "ctc_weight": args.ctc_weight, "device": args.device})
+        Path(args.json).write_text(json.dumps(summary, indent=2) + "\n")
+        print(f"wrote {args.json}")
+    if ev.failures:
+        print(f"{len(ev.failures)} of {len(cuts)} utterances could not be decoded and are not scored",
+              file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,102 @@
+"""Usage:
+    asr transcribe --model exp/demo/model.pt audio.wav
+    asr transcribe --model exp/demo/model.pt recordings/ 'more/*.mp3' --output-dir out --format all
+    asr transcribe --model exp/demo/model.pt lecture.m4a --format srt --beam 8 --ctc-weight 0.5 --device cuda
+
+PATHs are files, folders (searched recursively for audio) or globs; any length, format, sample rate and channel
+count. Without --output-dir the transcripts go to stdout: txt prints one line per segment for one file and
+`path<TAB>text` per file for several; json prints one JSON object per file and line; srt/vtt/tsv print a
+`==> path <==` header before each file when there are several. A file that can't be read gets one line on
+stderr and the others are still transcribed; the exit code is then 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+FORMAT_CHOICES = ("txt", "json", "srt", "vtt", "tsv", "all")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="audio files, folders or globs")
+    parser.add_argument("--model", required=True, help="model file from `asr export`")
+    parser.add_argument("--output-dir", help="write <name>.<format> files here instead of printing")
+    parser.add_argument("--format", default="txt", choices=FORMAT_CHOICES, help="output format (default txt)")
+    parser.add_argument("--batch-size", type=int, default=16, help="segments decoded together (default 16)")
+    parser.add_argument("--beam", type=int, default=4, help="beam size; 1 = greedy (default 4)")
+    parser.add_argument("--ctc-weight", type=float, default=0.3,
+                        help="weight of CTC prefix scores in the joint search, 0-1 (default 0.3)")
+    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="default cpu")
+    parser.add_argument("--max-segment", type=float, default=20.0,
+                        help="longest segment in seconds; longer speech is cut at its quietest point (default 20)")
+    parser.add_argument("--no-vad", action="store_true",
+                        help="keep every sample (fixed windows) instead of skipping silence")
+    parser.add_argument("--no-word-timestamps", action="store_true", help="skip word times and confidences")
+
+
+def run(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from asr.api import TranscribeOptions, load_model
+    from asr.audio import find_audio, open_audio
+    from asr.errors import UserError
+    from asr.formats import FORMATS, OutputNamer, render
+    from asr.longform import SegmentOptions
+
+    if args.batch_size < 1:
+        raise UserError(f"--batch-size must be at least 1, got {args.batch_size}")
+    if args.max_segment < 1:
+        raise UserError(f"--max-segment must be at least 1 second, got {args.max_segment}")
+    if args.format == "all" and not args.output_dir:
+        raise UserError("--format all writes several files: add --output-dir DIR")
+    files, problems = find_audio(args.paths)
+    for p in problems:
+        print(f"error: {p}", file=sys.stderr)
+    if not files:
+        raise UserError("no audio to transcribe; pass files, folders or globs that exist")
+    model = load_model(args.model, args.device)
+    opts = TranscribeOptions(
+        beam=args.beam, ctc_weight=args.ctc_weight, batch_size=args.batch_size,
+        word_timestamps=not args.no_word_timestamps,
+        segments=SegmentOptions(max_segment_s=args.max_segment, vad=not args.no_vad),
+    )
+    formats = FORMATS if args.format == "all" else (args.format,)
+    namer = OutputNamer(args.output_dir) if args.output_dir else None
+    several = len(files) > 1
+    failed = len(problems)
+    # One bar: files when there are several, else seconds of audio (a long file shows its pace).
+    bar = tqdm(total=len(files), unit="file", disable=not several, file=sys.stderr, dynamic_ncols=True)
+    seconds = tqdm(unit="s", desc="audio", disable=True if several else None, file=sys.stderr, dynamic_ncols=True,
+                   leave=False)  # None: shown on a terminal only
+    items = [(str(f), (lambda f=f: open_audio(f))) for f in files]
+    for name, result in model.transcribe_sources(items, opts, on_audio=lambda s: seconds.update(round(s, 1))):
+        bar.update(1)
+        if isinstance(result, UserError):
+            failed += 1
+            tqdm.write(f"error: {result}", file=sys.stderr)
+            continue
+        if namer is not None:
+            for fmt in formats:
+                namer.write(name, fmt, render(result, fmt))
+        else:
+            _print(name, result, formats[0], several, render)
+    bar.close()
+    seconds.close()
+    if failed:
+        print(f"{failed} of {len(files) + len(problems)} inputs failed", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def _print(name, result, fmt: str, several: bool, render) -> None:
+    if fmt == "txt" and several:
+        print(f"{name}\t{result.text}")
+    elif fmt == "json":
+        import json
+
+        print(json.dumps(result.to_dict(), ensure_ascii=False))
+    else:
+        if several:
+            print(f"==> {name} <==")
+        sys.stdout.write(render(result, fmt))
+    sys.stdout.flush()

@@ -1,0 +1,114 @@
+"""Transcripts as text: txt, json, srt, vtt and tsv (the formats Whisper writes, with the same layouts).
+
+txt   one line per segment.
+json  {"text", "duration", "source", "model", "segments": [{"start", "end", "text",
+       "words": [{"word", "start", "end", "confidence"}]}]}; times in seconds.
+srt   numbered cues `HH:MM:SS,mmm --> HH:MM:SS,mmm`; with word times, a cue holds at most `max_words` words and
+      spans exactly them, so subtitles follow the speech.
+vtt   WEBVTT cues `HH:MM:SS.mmm --> HH:MM:SS.mmm`, cut as in srt, with each later word's start as an inline
+      `<HH:MM:SS.mmm>` timestamp (karaoke-style highlighting in players).
+tsv   Whisper's columns `start`, `end` (integer milliseconds) and `text`: one row per word with a fourth column
+      `confidence` when word times exist, else one row per segment.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from asr.api import SegmentResult, Transcript
+from asr.timestamps import Word
+
+FORMATS = ("txt", "json", "srt", "vtt", "tsv")
+MAX_WORDS = 8  # per subtitle cue
+
+
+def render(t: Transcript, fmt: str, max_words: int = MAX_WORDS) -> str:
+    if fmt not in FORMATS:
+        raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
+    return {"txt": _txt, "json": _json, "srt": _srt, "vtt": _vtt, "tsv": _tsv}[fmt](t, max_words)
+
+
+def timestamp(seconds: float, sep: str = ".") -> str:
+    """1234.5678 -> '00:20:34.568' (sep ',' for srt)."""
+    ms = max(0, round(seconds * 1000))
+    h, ms = divmod(ms, 3_600_000)
+    m, ms = divmod(ms, 60_000)
+    s, ms = divmod(ms, 1000)
+    return f"{h:02d}:{m:02d}:{s:02d}{sep}{ms:03d}"
+
+
+def cues(t: Transcript, max_words: int) -> list[tuple[float, float, list[Word] | None, str]]:
+    """(start, end, words or None, text) per subtitle cue: segments, split into runs of max_words words."""
+    out = []
+    for seg in t.segments:
+        if not seg.words:
+            out.append((seg.start, seg.end, None, seg.text))
+            continue
+        for i in range(0, len(seg.words), max_words):
+            chunk = seg.words[i : i + max_words]
+            out.append((chunk[0].start, chunk[-1].end, chunk, " ".join(w.word for w in chunk)))
+    return out
+
+
+def _txt(t: Transcript, _: int) -> str:
+    return "".join(seg.text + "\n" for seg in t.segments)
+
+
+def _json(t: Transcript, _: int) -> str:
+    return json.dumps(t.to_dict(), ensure_ascii=False, indent=2) + "\n"
+
+
+def _srt(t: Transcript, max_words: int) -> str:
+    blocks = []
+    for i, (start, end, _, text) in enumerate(cues(t, max_words), start=1):
+        blocks.append(f"{i}\n{timestamp(start, ',')} --> {timestamp(end, ',')}\n{text}\n")
+    return "\n".join(blocks)
+
+
+def _vtt(t: Transcript, max_words: int) -> str:
+    blocks = ["WEBVTT\n"]
+    for start, end, words, text in cues(t, max_words):
+        if words:
+            text = " ".join(w.word if k == 0 else f"<{timestamp(w.start)}>{w.word}" for k, w in enumerate(words))
+        blocks.append(f"{timestamp(start)} --> {timestamp(end)}\n{text}\n")
+    return "\n".join(blocks)
+
+
+def _tsv(t: Transcript, _: int) -> str:
+    ms = lambda s: str(round(s * 1000))  # noqa: E731
+    words = [w for seg in t.segments for w in seg.words]
+    if words:
+        rows = ["start\tend\ttext\tconfidence"]
+        rows += [f"{ms(w.start)}\t{ms(w.end)}\t{w.word}\t{w.confidence:.3f}" for w in words]
+    else:
+        rows = ["start\tend\ttext"] + [f"{ms(s.start)}\t{ms(s.end)}\t{_clean(s)}" for s in t.segments]
+    return "\n".join(rows) + "\n"
+
+
+def _clean(seg: SegmentResult) -> str:
+    return seg.text.replace("\t", " ").replace("\n", " ")
+
+
+class OutputNamer:
+    """Writes `<dir>/<stem>.<format>`; a second input with the same stem (a/x.wav, b/x.wav) becomes x-2.<format>."""
+
+    def __init__(self, out_dir: str | Path) -> None:
+        self.dir = Path(out_dir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.stems: dict[str, str] = {}  # source -> stem
+        self.taken: set[str] = set()
+
+    def path(self, source: str, fmt: str) -> Path:
+        if source not in self.stems:
+            stem, n = Path(source).stem, 1
+            while (stem if n == 1 else f"{stem}-{n}") in self.taken:
+                n += 1
+            self.stems[source] = stem if n == 1 else f"{stem}-{n}"
+            self.taken.add(self.stems[source])
+        return self.dir / f"{self.stems[source]}.{fmt}"
+
+    def write(self, source: str, fmt: str, text: str) -> Path:
+        path = self.path(source, fmt)
+        path.write_text(text, encoding="utf-8")
+        return path

@@ -1,0 +1,140 @@
+"""Attention pictures: the decoder's cross-attention over the spectrogram, and the encoder's self-attention.
+
+One figure, read top to bottom:
+  1. the log-mel spectrogram (F x T), time in seconds;
+  2. cross-attention averaged over every decoder layer and head, on the same time axis: one row per output
+     token, so a clean diagonal means the decoder reads the audio left to right, one word at a time;
+  3. cross-attention of each decoder layer and head (layers down, heads across);
+  4. encoder self-attention of each layer, averaged over heads (queries down, keys across, both in seconds).
+
+The tokens are the model's own hypothesis, or a given transcript (teacher forcing, as the training callback does
+with the reference). Weights come from the explicit softmax(QK^T / sqrt(d_k)) path (`need_weights=True`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from asr.decoding import DecodeOptions, beam_search
+from asr.model.asr_model import ASRModel
+from asr.timestamps import FrameClock
+from asr.tokenizer import SOS_EOS, Tokenizer
+
+
+@dataclass
+class AttentionMaps:
+    feats: np.ndarray  # (T, F) log-mel, before CMVN
+    labels: list[str]  # U + 1 output tokens, <eos> last
+    cross: list[np.ndarray]  # per decoder layer (H, U + 1, T')
+    self_attn: list[np.ndarray]  # per encoder layer (H, T', T')
+    clock: FrameClock
+    hop_s: float  # seconds per feature frame
+    text: str
+
+
+@torch.no_grad()
+def attention_maps(net: ASRModel, tokenizer: Tokenizer, wave: np.ndarray | torch.Tensor,
+                   text: str | None = None, beam: int = 4, ctc_weight: float = 0.3) -> AttentionMaps:
+    """wave (S,) at the model's rate -> the weights to draw. `text` forces the tokens; else the model decodes."""
+    was_training = net.training
+    net.eval()
+    try:
+        device = next(net.parameters()).device
+        w = torch.as_tensor(np.asarray(wave, dtype=np.float32), device=device)[None]  # (1, S)
+        lens = torch.tensor([w.shape[1]], device=device)
+        feats, _ = net.features(w, lens)  # (1, T, F)
+        enc, enc_lens, self_attn = net.encode(w, lens, need_weights=True)  # (1, T', D), [(1, H, T', T')]
+        if text is None:
+            tokens = beam_search(net, enc, enc_lens, DecodeOptions(beam=beam, ctc_weight=ctc_weight))[0][0].tokens
+        else:
+            tokens = tokenizer.encode(text)
+        ys_in = torch.tensor([[SOS_EOS] + tokens], device=device)  # (1, U + 1)
+        _, cross = net.decoder(ys_in, enc, enc_lens, need_weights=True)  # [(1, H, U + 1, T')]
+    finally:
+        net.train(was_training)
+    labels = [tokenizer.id_to_piece(t) for t in tokens] + ["<eos>"]
+    return AttentionMaps(
+        feats[0].cpu().numpy(), labels, [c[0].float().cpu().numpy() for c in cross],
+        [a[0].float().cpu().numpy() for a in self_attn], FrameClock.of(net.cfg), net.cfg.frontend.hop_ms / 1000,
+        tokenizer.decode(tokens),
+    )
+
+
+def draw(maps: AttentionMaps, title: str = ""):
+    """-> a matplotlib Figure (Agg; nothing is shown on screen)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.gridspec import GridSpec
+
+    L, H = len(maps.cross), maps.cross[0].shape[0] if maps.cross else 0
+    E = len(maps.self_attn)
+    U = len(maps.labels)
+    T = maps.feats.shape[0]
+    duration = T * maps.hop_s
+    # Encoder frame j spans [centre(j) - frame/2, centre(j) + frame/2): the x extent of every attention image.
+    Tp = maps.self_attn[0].shape[-1] if maps.self_attn else (maps.cross[0].shape[-1] if maps.cross else 1)
+    x0 = maps.clock.centre(0) - maps.clock.frame_s / 2
+    extent_x = (x0, x0 + Tp * maps.clock.frame_s)
+    enc_cols = min(E, 6)
+    enc_rows = -(-E // enc_cols) if E else 0
+    row_h = max(2.2, 0.22 * U)
+    heights = [2.0, row_h] + [row_h] * L + [2.6] * enc_rows
+    fig = plt.figure(figsize=(max(10, 2.6 * max(H, enc_cols)), sum(heights) + 1.2), constrained_layout=True)
+    gs = GridSpec(len(heights), max(H, enc_cols, 1), figure=fig, height_ratios=heights)
+    fig.suptitle(title or f"attention for: {maps.text!r}", fontsize=12)
+
+    ax = fig.add_subplot(gs[0, :])
+    ax.imshow(maps.feats.T, origin="lower", aspect="auto", cmap="magma", extent=(0, duration, 0, maps.feats.shape[1]))
+    ax.set(title="log-mel spectrogram", ylabel="mel bin", xlim=(0, duration))
+
+    if maps.cross:
+        avg = np.mean([c.mean(axis=0) for c in maps.cross], axis=0)  # (U + 1, T')
+        ax = fig.add_subplot(gs[1, :])
+        _image(ax, avg, extent_x, maps.labels)
+        ax.set(title="decoder cross-attention, mean of all layers and heads", xlabel="time (s)", xlim=(0, duration))
+        for layer, weights in enumerate(maps.cross):
+            for h in range(H):
+                ax = fig.add_subplot(gs[2 + layer, h])
+                _image(ax, weights[h], extent_x, maps.labels if h == 0 else None)
+                ax.set_title(f"cross-attn layer {layer + 1} head {h + 1}", fontsize=9)
+                ax.set_xlim(0, duration)
+    for layer, weights in enumerate(maps.self_attn):
+        r, c = divmod(layer, enc_cols)
+        ax = fig.add_subplot(gs[2 + L + r, c])
+        ax.imshow(weights.mean(axis=0), origin="upper", aspect="equal", cmap="viridis", interpolation="nearest",
+                  extent=(extent_x[0], extent_x[1], extent_x[1], extent_x[0]))
+        ax.set_title(f"encoder self-attn layer {layer + 1}", fontsize=9)
+        ax.set_xlabel("key time (s)", fontsize=8)
+        if c == 0:
+            ax.set_ylabel("query time (s)", fontsize=8)
+        ax.tick_params(labelsize=7)
+    return fig
+
+
+def _image(ax, weights: np.ndarray, extent_x: tuple[float, float], labels: list[str] | None) -> None:
+    """(U, T') weights as rows of tokens over time."""
+    U = weights.shape[0]
+    ax.imshow(weights, origin="upper", aspect="auto", cmap="viridis", interpolation="nearest",
+              extent=(extent_x[0], extent_x[1], U - 0.5, -0.5))
+    ax.set_yticks(range(U))
+    ax.set_yticklabels(labels if labels is not None else [], fontsize=8)
+    ax.tick_params(axis="x", labelsize=7)
+
+
+def save_attention_png(net: ASRModel, tokenizer: Tokenizer, wave: np.ndarray | torch.Tensor, path: str | Path,
+                       text: str | None = None, title: str = "") -> Path:
+    """Draw `wave`'s attention to a PNG at `path` (folders created)."""
+    import matplotlib.pyplot as plt
+
+    fig = draw(attention_maps(net, tokenizer, wave, text), title)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path

@@ -1,0 +1,183 @@
+"""Word timestamps and confidences from CTC forced alignment, sharpened by the waveform's energy.
+
+1. `torchaudio.functional.forced_align` finds the most probable CTC path (T',) that reads exactly the decoded
+   tokens, over the segment's CTC log-probabilities (T', V); `merge_tokens` turns it into one span of encoder
+   frames per token. Tokens are grouped into words (a word token; characters up to '|'; sentencepiece pieces
+   from one starting with '▁').
+2. Encoder frames are coarse (80 ms with x8 subsampling) and CTC fires a spike somewhere inside a word, not at
+   its edges. So the edges come from the 10 ms frame energies the segmenter already measured: between two
+   consecutive words the boundary is the longest pause between their spikes (the first word ends where the
+   pause starts, the next starts where it ends) or, without a pause, the quietest frame; the first word starts
+   where the speech around its spike starts, the last ends where it stops.
+3. Confidence of a word: the mean over its tokens of each token's CTC posterior averaged over the frames the
+   alignment gives it (`merge_tokens`' score), in [0, 1].
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torchaudio.functional as AF
+from torch import Tensor
+
+from asr.longform import HOP_S
+from asr.model.config import ModelConfig
+from asr.model.layers import SUBSAMPLING_LAYERS
+from asr.tokenizer import BLANK, Tokenizer
+
+CLOSURE_S = 0.1  # silences this short inside speech are stop closures (the /t/ of "eight"), not pauses
+
+
+@dataclass(frozen=True)
+class Word:
+    word: str
+    start: float  # seconds from the start of the file
+    end: float
+    confidence: float  # in [0, 1]
+
+
+@dataclass(frozen=True)
+class FrameClock:
+    """Where encoder frame j sits in time: centred at first_centre_s + j * frame_s, relative to the segment."""
+
+    frame_s: float
+    first_centre_s: float
+
+    @classmethod
+    def of(cls, cfg: ModelConfig) -> FrameClock:
+        front = cfg.frontend
+        hop, win = front.hop_ms / 1000, front.win_ms / 1000
+        # Receptive field of the conv subsampling, in feature frames: 1 + sum (k - 1) * (product of earlier strides).
+        field, stride = 1, 1
+        for k, s in SUBSAMPLING_LAYERS[cfg.subsampling]:
+            field += (k - 1) * stride
+            stride *= s
+        return cls(hop * stride, (field - 1) / 2 * hop + win / 2)
+
+    def centre(self, frame: float) -> float:
+        return self.first_centre_s + frame * self.frame_s
+
+
+def word_groups(tokens: list[int], tokenizer: Tokenizer) -> list[list[int]]:
+    """Indices into `tokens` grouped by word; separators ('|' of a char tokenizer) belong to no word."""
+    groups: list[list[int]] = []
+    for i, t in enumerate(tokens):
+        piece = tokenizer.id_to_piece(t)
+        if tokenizer.kind == "word":
+            groups.append([i])
+        elif tokenizer.kind == "char":
+            if piece == "|":
+                groups.append([])
+            elif not groups:
+                groups.append([i])
+            else:
+                groups[-1].append(i)
+        elif piece.startswith("\u2581") or not groups:
+            groups.append([i])
+        else:
+            groups[-1].append(i)
+    return [g for g in groups if g]
+
+
+def align_words(
+    log_probs: Tensor,
+    tokens: list[int],
+    tokenizer: Tokenizer,
+    clock: FrameClock,
+    seg_start: float,
+    energy: np.ndarray | None = None,
+    threshold_db: float | None = None,
+) -> list[Word]:
+    """CTC log-probs (T', V) of one segment + its decoded tokens -> words with file times and confidences.
+
+    energy: 10 ms frame energies (dB) of this segment (from seg_start) and the file's speech threshold, for sharp
+    edges; without them edges are the encoder frames' own (multiples of clock.frame_s).
+    """
+    groups = word_groups(tokens, tokenizer)
+    if not groups:
+        return []
+    spans = _token_spans(log_probs, tokens)  # per token: (first frame, end frame, mean posterior)
+    words = []
+    for g in groups:
+        text = tokenizer.decode([tokens[i] for i in g]).strip()
+        a, b = spans[g[0]][0], spans[g[-1]][1]
+        conf = float(np.mean([spans[i][2] for i in g]))
+        half = clock.frame_s / 2
+        words.append([text, max(clock.centre(a) - half, 0.0), clock.centre(b - 1) + half, conf])
+    if energy is not None and threshold_db is not None and len(energy) > 0:
+        _snap_to_energy(words, energy, threshold_db)
+    return [Word(w, round(seg_start + s, 3), round(seg_start + e, 3), round(c, 4)) for w, s, e, c in words]
+
+
+def _token_spans(log_probs: Tensor, tokens: list[int]) -> list[tuple[int, int, float]]:
+    """(T', V), L tokens -> L (start, end, mean posterior) frame spans. When CTC can't fit the tokens into T'
+    frames (the attention decoder said more than CTC allows), tokens share the frames evenly, confidence 0."""
+    T = log_probs.shape[0]
+    repeats = sum(a == b for a, b in zip(tokens, tokens[1:]))
+    if T < len(tokens) + repeats:
+        edges = np.linspace(0, T, len(tokens) + 1)
+        return [(int(edges[i]), max(int(edges[i]) + 1, int(edges[i + 1])), 0.0) for i in range(len(tokens))]
+    path, scores = AF.forced_align(
+        log_probs[None].float().cpu(), torch.tensor([tokens], dtype=torch.int32), blank=BLANK
+    )  # (1, T'), (1, T')
+    merged = AF.merge_tokens(path[0], scores[0].exp(), blank=BLANK)
+    return [(s.start, s.end, float(s.score)) for s in merged]
+
+
+def _snap_to_energy(words: list[list], energy: np.ndarray, threshold_db: float) -> None:
+    """Move word edges (in place) onto pauses and speech onsets/offsets of the 10 ms energy frames."""
+    n = len(energy)
+    speech = _close_gaps(energy > threshold_db, round(CLOSURE_S / HOP_S))
+    mids = [min(max(round((s + e) / 2 / HOP_S), 0), n - 1) for _, s, e, _ in words]  # each word's spike
+    for i in range(len(words) - 1):
+        lo, hi = mids[i], max(mids[i + 1], mids[i] + 1)
+        gap = _longest_run(~speech[lo:hi])
+        if gap is not None:
+            words[i][2], words[i + 1][1] = (lo + gap[0]) * HOP_S, (lo + gap[1]) * HOP_S
+        else:
+            cut = lo + int(np.argmin(energy[lo:hi]))
+            words[i][2] = words[i + 1][1] = cut * HOP_S
+    first = _run_near(speech, mids[0])
+    if first is not None:
+        words[0][1] = min(first[0] * HOP_S, words[0][2] - HOP_S)
+    last = _run_near(speech, mids[-1])
+    if last is not None:
+        words[-1][2] = max(last[1] * HOP_S, words[-1][1] + HOP_S)
+    for w in words:  # every word at least one frame long
+        w[2] = max(w[2], w[1] + HOP_S)
+
+
+def _close_gaps(mask: np.ndarray, max_gap: int) -> np.ndarray:
+    """Fill runs of False shorter than max_gap between two True runs (stop closures inside a word)."""
+    out = mask.copy()
+    idx = np.flatnonzero(mask)
+    for a, b in zip(idx[:-1], idx[1:]):
+        if 1 < b - a <= max_gap:
+            out[a:b] = True
+    return out
+
+
+def _run_near(mask: np.ndarray, k: int) -> tuple[int, int] | None:
+    """The run of True containing frame k, else the nearest one; None when there is none."""
+    idx = np.flatnonzero(mask)
+    if len(idx) == 0:
+        return None
+    k = int(idx[np.argmin(np.abs(idx - k))])
+    a, b = k, k + 1
+    while a > 0 and mask[a - 1]:
+        a -= 1
+    while b < len(mask) and mask[b]:
+        b += 1
+    return a, b
+
+
+def _longest_run(mask: np.ndarray) -> tuple[int, int] | None:
+    """(start, end) of the longest run of True in `mask`, or None."""
+    if not mask.any():
+        return None
+    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
+    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
+    k = int(np.argmax(ends - starts))
+    return int(starts[k]), int(ends[k])

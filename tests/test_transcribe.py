@@ -1,0 +1,167 @@
+"""`asr transcribe` and `asr.load_model(...).transcribe(...)` against a trained digit model."""
+
+import json
+import re
+
+import librosa
+import numpy as np
+import pytest
+import soundfile as sf
+import torch
+
+import asr
+from asr.api import Model, TranscribeOptions
+from asr.audio import ArraySource
+from asr.cli import main
+from asr.decoding import DecodeOptions
+from asr.decoding.options import repeating
+from asr.longform import SegmentOptions
+from asr.metrics import error_report
+from trained_model import recognised
+
+SR = 16_000
+
+
+def test_api_transcribes_held_out_voices(digits_model):
+    path, heldout = digits_model
+    model = asr.load_model(path)
+    items = [(str(w), (lambda w=w: ArraySource(sf.read(w, dtype="float32")[0], SR))) for w, _ in heldout]
+    results = dict(model.transcribe_sources(items, TranscribeOptions(word_timestamps=False)))
+    hyps = [results[str(w)].text for w, _ in heldout]
+    wer = error_report([t for _, t in heldout], hyps).wer
+    assert wer < 0.10, list(zip([t for _, t in heldout], hyps))
+
+
+def test_waveform_any_rate_and_channels_gives_the_file_result(digits_model):
+    path, heldout = digits_model
+    model = asr.load_model(path)
+    wav, text = recognised(path, heldout)[0]
+    from_file = model.transcribe(wav)
+    audio, _ = sf.read(wav, dtype="float32")
+    stereo44 = np.stack([librosa.resample(audio, orig_sr=SR, target_sr=44_100)] * 2)  # (C, S)
+    from_array = model.transcribe(torch.from_numpy(stereo44), sample_rate=44_100)
+    assert from_array.text == from_file.text == text
+    assert from_file.duration == pytest.approx(len(audio) / SR, abs=1e-3)
+    assert from_file.segments and from_file.segments[0].words
+
+
+def test_cli_writes_every_format_and_survives_a_corrupt_file(digits_model, tmp_path, capsys):
+    path, heldout = digits_model
+    (tmp_path / "in" / "sub").mkdir(parents=True)
+    a, b = recognised(path, heldout)[1:3]
+    audio, _ = sf.read(a[0], dtype="float32")
+    sf.write(tmp_path / "in" / "a.flac", audio, SR)
+    audio, _ = sf.read(b[0], dtype="float32")
+    sf.write(tmp_path / "in" / "sub" / "b.ogg", audio, SR, subtype="VORBIS")
+    (tmp_path / "in" / "broken.wav").write_bytes(b"RIFF....WAVEfmt nonsense")
+    out = tmp_path / "out"
+    rc = main(["transcribe", "--model", str(path), str(tmp_path / "in"), "--output-dir", str(out), "--format", "all"])
+    err = capsys.readouterr().err
+    assert rc == 1
+    errors = [line for line in err.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "broken.wav" in errors[0]
+    assert "Traceback" not in err
+    assert sorted(p.name for p in out.iterdir()) == sorted(f"{s}.{e}" for s in "ab" for e in ("txt", "json", "srt", "vtt", "tsv"))
+
+    assert (out / "a.txt").read_text().strip() == a[1]
+    j = json.loads((out / "b.json").read_text())
+    assert j["text"] == b[1] and j["duration"] > 0
+    words = [w for s in j["segments"] for w in s["words"]]
+    assert [w["word"] for w in words] == b[1].split()
+    assert all(set(w) == {"word", "start", "end", "confidence"} for w in words)
+    srt = (out / "a.srt").read_text()
+    assert re.match(r"1\n\d\d:\d\d:\d\d,\d\d\d --> \d\d:\d\d:\d\d,\d\d\d\n" + re.escape(a[1]) + "\n", srt), srt
+    vtt = (out / "a.vtt").read_text()
+    assert vtt.startswith("WEBVTT\n\n") and re.search(r"\d\d:\d\d:\d\d\.\d\d\d --> \d\d:\d\d:\d\d\.\d\d\d\n", vtt)
+    rows = [line.split("\t") for line in (out / "b.tsv").read_text().splitlines()]
+    assert rows[0] == ["start", "end", "text", "confidence"]
+    assert [r[2] for r in rows[1:]] == b[1].split()
+    assert all(int(r[0]) < int(r[1]) for r in rows[1:])
+
+
+def test_cli_prints_to_stdout(digits_model, capsys):
+    path, heldout = digits_model
+    heldout = recognised(path, heldout)
+    assert main(["transcribe", "--model", str(path), str(heldout[3][0])]) == 0
+    assert capsys.readouterr().out.strip() == heldout[3][1]
+    assert main(["transcribe", "--model", str(path), str(heldout[3][0]), str(heldout[4][0]), "--format", "json",
+                 "--beam", "1", "--ctc-weight", "0"]) == 0
+    captured = capsys.readouterr()
+    lines = [json.loads(line) for line in captured.out.splitlines()]
+    model = asr.load_model(path)  # greedy attention may differ from the default search: compare with the API's
+    assert [x["text"] for x in lines] == [model.transcribe(w, beam=1, ctc_weight=0.0).text for w, _ in heldout[3:5]]
+    assert [x["source"] for x in lines] == [str(w) for w, _ in heldout[3:5]]
+    assert "2/2" in captured.err  # the progress bar for several files
+
+
+def test_cli_usage_errors_are_one_line(digits_model, tmp_path, capsys):
+    path, heldout = digits_model
+    assert main(["transcribe", "--model", str(tmp_path / "nope.pt"), str(heldout[0][0])]) == 2
+    assert main(["transcribe", "--model", str(path), str(tmp_path / "missing.wav")]) == 2
+    assert main(["transcribe", "--model", str(path), str(heldout[0][0]), "--format", "all"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert all(line.startswith("error: ") for line in err), err
+    assert len(err) == 4  # model not found; missing.wav and then "no audio"; --format all without --output-dir
+    assert "nope.pt" in err[0] and "missing.wav" in err[1] and "--output-dir" in err[3]
+
+
+def test_long_file_is_segmented_and_transcribed(digits_model, tmp_path):
+    """A minute of held-out utterances with pauses: one segment per utterance, at the right place."""
+    path, heldout = digits_model
+    model = asr.load_model(path)
+    rng = np.random.default_rng(0)
+    pieces, truth, t = [], [], 0.0
+    for wav, text in heldout[:20]:
+        pause = np.zeros(round(rng.uniform(0.8, 2.0) * SR), np.float32)
+        audio, _ = sf.read(wav, dtype="float32")
+        _, (a, b) = librosa.effects.trim(audio, top_db=40, frame_length=256, hop_length=64)  # where the speech is
+        pieces += [pause, audio]
+        truth.append((t + (len(pause) + a) / SR, t + (len(pause) + b) / SR, text))
+        t += (len(pause) + len(audio)) / SR
+    long = tmp_path / "long.flac"
+    sf.write(long, np.concatenate(pieces), SR)
+    result = model.transcribe(long, batch_size=8)
+    assert len(result.segments) == len(truth)
+    for seg, (start, end, _) in zip(result.segments, truth):
+        assert seg.start <= start + 0.05 and seg.end >= end - 0.05 and seg.end - seg.start < end - start + 1.0
+    assert error_report([x for *_, x in truth], [s.text for s in result.segments]).wer < 0.1
+
+
+@pytest.mark.parametrize("kind", ["silence", "noise"])
+def test_silence_and_noise_do_not_make_the_decoder_loop(digits_model, kind):
+    path, _ = digits_model
+    model = asr.load_model(path)
+    rng = np.random.default_rng(0)
+    x = np.zeros(30 * SR, np.float32) if kind == "silence" else (0.05 * rng.standard_normal(30 * SR)).astype(np.float32)
+    assert model.transcribe(x).text == ""  # the VAD finds no speech
+    # Force the decoder to face it: 30 s of windows, no VAD, attention only and with CTC.
+    for beam, ctc_weight in [(1, 0.0), (4, 0.3)]:
+        result = model.transcribe(x, beam=beam, ctc_weight=ctc_weight, segments=SegmentOptions(vad=False))
+        words = result.text.split()
+        assert len(words) <= 30, result.text  # bounded: at most about a word a second
+        assert not repeating(torch.tensor([model.tokenizer.encode(result.text)]), 4, 4)[0], result.text
+
+
+def test_loop_check_prefers_ctc_over_a_looping_or_stalled_hypothesis():
+    d = DecodeOptions(max_repeats=4, repeat_ngram=3)
+    loop = [5, 6, 5, 6, 5, 6, 5, 6]
+    ctc = [5, 6, 7, 8, 9, 10, 11, 12, 5, 6]
+    assert Model._loop_check(loop + [7, 8], ctc, d, 0.25) == loop + [7, 8]  # same length, no loop at the end
+    assert Model._loop_check(ctc[:2] + loop, ctc, d, 0.25) == ctc  # the repetition guard stopped it
+    assert Model._loop_check(ctc + ctc[:4], ctc, d, 0.25) == ctc  # 40% longer than CTC's path
+    assert Model._loop_check(ctc[:5], ctc, d, 0.25) == ctc  # stopped halfway
+    assert Model._loop_check(ctc[:8], ctc, d, 0.25) == ctc[:8]  # within tolerance: the decoder's word stands
+
+
+def test_a_long_stretch_without_pauses_is_not_dropped_or_repeated(digits_model):
+    """13 s of speech without a pause in one segment, far longer than any training utterance: the attention
+    decoder alone stops after a few words and the joint search inserts; the loop check keeps the output whole."""
+    path, heldout = digits_model
+    model = asr.load_model(path)
+    items = heldout[:12]
+    x = np.concatenate([sf.read(w, dtype="float32")[0] for w, _ in items])
+    ref = " ".join(t for _, t in items)
+    for beam, ctc_weight in [(1, 0.0), (4, 0.3)]:
+        result = model.transcribe(x, beam=beam, ctc_weight=ctc_weight, segments=SegmentOptions(vad=False))
+        assert len(result.segments) == 1
+        assert error_report([ref], [result.text]).wer < 0.2, result.text

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import resource
 import statistics
@@ -26,7 +27,10 @@ from asr.model import ModelConfig
 SIZES = ("tiny", "small", "base", "large")
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf" / "model"
 # Explicit model flags -> ModelConfig fields; each overrides the one from --size.
-MODEL_FLAGS = {"d_model": "d_model", "heads": "heads", "enc_layers": "enc_layers", "dec_layers": "dec_layers", "ffn": "ffn"}
+MODEL_FLAGS = {
+    "d_model": "d_model", "heads": "heads", "enc_layers": "enc_layers", "dec_layers": "dec_layers", "ffn": "ffn",
+    "subsampling_channels": "subsampling_channels",
+}
 
 
 def add_model_arguments(parser: argparse.ArgumentParser) -> None:
@@ -120,6 +124,9 @@ def machine() -> str:
 def base_record(args: argparse.Namespace, kind: str, device: torch.device, impl: str = "asr") -> dict:
     rec = {"bench": kind, "impl": impl, "threads": args.threads, "device": str(device), "dtype": args.dtype}
     rec["machine"] = torch.cuda.get_device_name(device) if device.type == "cuda" else machine()
+    rec["cpus"] = os.cpu_count()
+    # Other processes skew CPU timings (two threads suffer most): the record says how busy the machine was.
+    rec["load_avg_1m"] = round(os.getloadavg()[0], 2)
     return rec
 
 

@@ -87,3 +87,15 @@ def test_bad_arguments_are_user_errors(capsys, argv):
     assert main(["bench", *argv]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and len(err.strip().splitlines()) == 1
+
+
+def test_chart_draws_the_json_lines(capsys, tmp_path):
+    log = tmp_path / "bench.jsonl"
+    _run(capsys, ["train-step", *TINY, "--batch", "1", "--frames", "60", "--tokens", "3", "--json", str(log)])
+    _run(capsys, ["decode", *TINY, "--batch", "1", "--frames", "60", "--tokens", "3", "--beam", "2", "--json", str(log)])
+    out = tmp_path / "perf.png"
+    assert main(["bench", "chart", str(log), "--out", str(out)]) == 0
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 5000
+    (tmp_path / "bad.jsonl").write_text("not json\n")
+    assert main(["bench", "chart", str(tmp_path / "bad.jsonl")]) == 2
+    assert "bad.jsonl:1" in capsys.readouterr().err

@@ -14,7 +14,7 @@ import resource
 import statistics
 import sys
 import time
-from dataclasses import fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Callable
 
@@ -89,18 +89,40 @@ def sync(device: torch.device) -> None:
         torch.cuda.synchronize(device)
 
 
-def median_seconds(fn: Callable[[], object], steps: int, warmup: int, device: torch.device) -> tuple[float, list[float]]:
-    """Run fn warmup + steps times; return the median of the timed runs and all of them, in seconds."""
-    for _ in range(warmup):
-        fn()
-    sync(device)
-    times = []
-    for _ in range(steps):
-        t0 = time.perf_counter()
+@dataclass
+class Timings:
+    """Per timed run: wall-clock seconds, and CPU seconds of this process (all its threads). On a busy machine
+    wall time grows with other processes' load while single-thread CPU time barely does."""
+
+    wall: list[float] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)
+
+    @property
+    def median(self) -> float:
+        return statistics.median(self.wall)
+
+    def add(self, fn: Callable[[], object], device: torch.device) -> None:
+        sync(device)
+        w0, c0 = time.perf_counter(), time.process_time()
         fn()
         sync(device)
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), times
+        self.wall.append(time.perf_counter() - w0)
+        self.cpu.append(time.process_time() - c0)
+
+    def summary(self, name: str) -> dict:
+        """{name}_median, {name}_min (wall) and cpu_s_median, rounded for the JSON line."""
+        return {f"{name}_median": round(self.median, 6), f"{name}_min": round(min(self.wall), 6),
+                "cpu_s_median": round(statistics.median(self.cpu), 6), "steps": len(self.wall)}
+
+
+def time_runs(fn: Callable[[], object], steps: int, warmup: int, device: torch.device) -> Timings:
+    """Run fn warmup + steps times; the timings of the last `steps`."""
+    for _ in range(warmup):
+        fn()
+    timings = Timings()
+    for _ in range(steps):
+        timings.add(fn, device)
+    return timings
 
 
 def peak_rss_mb() -> float:

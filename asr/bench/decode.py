@@ -8,12 +8,11 @@ Reported: audio_s = B x T / 100, decode_s_median (features -> token ids), rtf = 
 from __future__ import annotations
 
 import argparse
-import statistics
 from typing import Callable
 
 import torch
 
-from asr.bench.common import autocast, base_record, median_seconds, model_config, setup
+from asr.bench.common import autocast, base_record, Timings, time_runs, model_config, setup
 from asr.bench.train_step import FRAMES_PER_SECOND
 from asr.decoding import DecodeOptions, beam_search, greedy_search
 from asr.errors import UserError
@@ -53,15 +52,14 @@ def prepare(args: argparse.Namespace, device: torch.device) -> tuple[Callable[[]
     return step, sum(p.numel() for p in model.parameters())
 
 
-def record(args: argparse.Namespace, device: torch.device, impl: str, params: int, times: list[float]) -> dict:
-    median = statistics.median(times)
+def record(args: argparse.Namespace, device: torch.device, impl: str, params: int, times: Timings) -> dict:
+    median = times.median
     audio_s = args.batch * args.frames / FRAMES_PER_SECOND
     rec = base_record(args, "decode", device, impl)
     rec.update(
         size=args.size, params=params, vocab=args.vocab, beam=args.beam, batch=args.batch,
         ctc_weight=0.0 if args.beam == 1 else args.ctc_weight, frames=args.frames, tokens=args.tokens,
-        steps=len(times), audio_s=audio_s, decode_s_median=round(median, 5), decode_s_min=round(min(times), 5),
-        rtf=round(median / audio_s, 6),
+        audio_s=audio_s, **times.summary("decode_s"), rtf=round(median / audio_s, 6),
     )
     return rec
 
@@ -69,5 +67,5 @@ def record(args: argparse.Namespace, device: torch.device, impl: str, params: in
 def run(args: argparse.Namespace) -> dict:
     device = setup(args)
     step, params = prepare(args, device)
-    _, times = median_seconds(step, args.steps, args.warmup, device)
+    times = time_runs(step, args.steps, args.warmup, device)
     return record(args, device, "asr", params, times)

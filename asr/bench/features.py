@@ -14,7 +14,7 @@ import numpy as np
 import torch
 import torchaudio
 
-from asr.bench.common import base_record, median_seconds, setup
+from asr.bench.common import base_record, time_runs, setup
 from asr.errors import UserError
 from asr.features import FrontendConfig, LogMel
 
@@ -63,9 +63,9 @@ def run(args: argparse.Namespace) -> list[dict]:
     audio_s = args.batch * args.seconds
     records = []
     for name, fn in frontends(wave, cfg).items():
-        median, times = median_seconds(fn, args.steps, args.warmup, device)
+        times = time_runs(fn, args.steps, args.warmup, device)
         rec = base_record(args, "features", device, name)
-        rec.update(batch=args.batch, audio_s=audio_s, seconds_median=round(median, 6),
-                   audio_seconds_per_second=round(audio_s / median, 1))
+        rec.update(batch=args.batch, audio_s=audio_s, **times.summary("seconds"),
+                   audio_seconds_per_second=round(audio_s / times.median, 1))
         records.append(rec)
     return records

@@ -10,7 +10,7 @@ import argparse
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from asr.bench.common import autocast, base_record, median_seconds, model_config, setup
+from asr.bench.common import autocast, base_record, time_runs, model_config, setup
 from asr.errors import UserError
 from asr.model import ASRModel
 
@@ -18,7 +18,7 @@ from asr.model import ASRModel
 def matmul_gflops(n: int, steps: int, warmup: int, device: torch.device) -> float:
     """Best sustained GFLOP/s of an (n x n) @ (n x n) fp32 product."""
     a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
-    median, _ = median_seconds(lambda: a @ b, steps, warmup, device)
+    median = time_runs(lambda: a @ b, steps, warmup, device).median
     return 2 * n**3 / median / 1e9
 
 
@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> dict:
         forward()
     flops = counter.get_total_flops()
     peak = matmul_gflops(args.matmul, args.steps, args.warmup, device)
-    median, _ = median_seconds(forward, args.steps, args.warmup, device)
+    median = time_runs(forward, args.steps, args.warmup, device).median
     achieved = flops / median / 1e9
     rec = base_record(args, "peak", device)
     rec.update(

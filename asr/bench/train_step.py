@@ -8,12 +8,11 @@ Reported: step_s_median and audio_seconds_per_second = B x T / 100 / step_s_medi
 from __future__ import annotations
 
 import argparse
-import statistics
 from typing import Callable
 
 import torch
 
-from asr.bench.common import autocast, base_record, median_seconds, model_config, peak_rss_mb, setup
+from asr.bench.common import autocast, base_record, Timings, time_runs, model_config, peak_rss_mb, setup
 from asr.errors import UserError
 from asr.model import ASRModel
 from asr.tokenizer import SOS_EOS
@@ -64,15 +63,17 @@ def prepare(args: argparse.Namespace, device: torch.device) -> tuple[Callable[[]
     return step, sum(p.numel() for p in params)
 
 
-def record(args: argparse.Namespace, device: torch.device, impl: str, params: int, times: list[float]) -> dict:
-    median = statistics.median(times)
+def record(args: argparse.Namespace, device: torch.device, impl: str, params: int, times: Timings) -> dict:
+    median = times.median
     rec = base_record(args, "train-step", device, impl)
     rec.update(
         size=args.size, params=params, vocab=args.vocab, batch=args.batch, frames=args.frames, tokens=args.tokens,
-        steps=len(times), step_s_median=round(median, 5), step_s_min=round(min(times), 5),
+        **times.summary("step_s"),
         audio_seconds_per_second=round(args.batch * args.frames / FRAMES_PER_SECOND / median, 3),
         peak_rss_mb=round(peak_rss_mb(), 1),
     )
+    if impl == "asr" and args.subsampling_channels is not None:
+        rec["subsampling_channels"] = args.subsampling_channels
     if device.type == "cuda":
         rec["peak_gpu_mb"] = round(torch.cuda.max_memory_allocated(device) / 2**20, 1)
     return rec
@@ -81,5 +82,5 @@ def record(args: argparse.Namespace, device: torch.device, impl: str, params: in
 def run(args: argparse.Namespace) -> dict:
     device = setup(args)
     step, params = prepare(args, device)
-    _, times = median_seconds(step, args.steps, args.warmup, device)
+    times = time_runs(step, args.steps, args.warmup, device)
     return record(args, device, "asr", params, times)

@@ -4,6 +4,7 @@
     asr bench decode --size small --beam 1 --batch 1 --frames 1000 --tokens 50
     asr bench features --seconds 60
     asr bench peak --size base --json bench.jsonl
+    asr bench chart bench.jsonl --out docs/performance.png
 
 Speed of the hot paths on this machine. Each measurement prints one JSON line (appended to --json FILE too);
 timings are medians of --steps runs after --warmup, with the thread count in the record.
@@ -22,6 +23,7 @@ BENCHES = {
     "decode": ("decode", "greedy or joint CTC/attention beam search on random encoder input"),
     "features": ("features", "log-mel throughput: ours against librosa and torchaudio's Kaldi fbank"),
     "peak": ("peak", "fp32 matmul GFLOP/s of this machine against the encoder forward's achieved GFLOP/s"),
+    "chart": ("chart", "draw a PNG from the JSON lines that --json appended"),
 }
 
 
@@ -54,6 +56,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--frames", type=int, default=300)
     p.add_argument("--matmul", type=int, default=2048, help="square matrix size for the peak (default 2048)")
     add_timing_arguments(p, steps=5, warmup=2)
+
+    p = sub.add_parser("chart", help=BENCHES["chart"][1], description=BENCHES["chart"][1])
+    p.add_argument("inputs", nargs="+", help="JSON-lines files written with --json")
+    p.add_argument("--out", default="docs/performance.png")
+    p.add_argument("--title", default="")
+    p.set_defaults(json=None)
 
 
 def run(args: argparse.Namespace) -> int:

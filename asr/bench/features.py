@@ -66,6 +66,6 @@ def run(args: argparse.Namespace) -> list[dict]:
         times = time_runs(fn, args.steps, args.warmup, device)
         rec = base_record(args, "features", device, name)
         rec.update(batch=args.batch, audio_s=audio_s, **times.summary("seconds"),
-                   audio_seconds_per_second=round(audio_s / times.median, 1))
+                   audio_seconds_per_second=round(audio_s / times.median, 3))
         records.append(rec)
     return records

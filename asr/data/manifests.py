@@ -114,8 +114,12 @@ def configure_audio_backend() -> None:
 
     from lhotse.audio import backend
 
-    if shutil.which("sph2pipe") or backend.CURRENT_AUDIO_BACKEND is not None or os.environ.get("LHOTSE_AUDIO_BACKEND"):
+    if shutil.which("sph2pipe") or os.environ.get("LHOTSE_AUDIO_BACKEND"):
         return
-    default = backend.get_default_audio_backend()
-    chain = [b for b in default.backends if not isinstance(b, backend.Sph2pipeSubprocessBackend)]
-    backend.set_current_audio_backend(backend.CompositeAudioBackend(chain))
+    # lhotse caches its default chain as the current backend once any audio is read, so look at that too.
+    current = backend.CURRENT_AUDIO_BACKEND or backend.get_default_audio_backend()
+    if not isinstance(current, backend.CompositeAudioBackend):
+        return  # a single backend someone chose on purpose
+    chain = [b for b in current.backends if not isinstance(b, backend.Sph2pipeSubprocessBackend)]
+    if len(chain) < len(current.backends):
+        backend.set_current_audio_backend(backend.CompositeAudioBackend(chain))

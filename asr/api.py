@@ -85,6 +85,22 @@ class _Job:
     threshold: float
 
 
+@dataclass
+class _File:
+    """One input while its segments are in flight."""
+
+    name: str
+    started: float  # perf_counter when it was opened
+    duration: float = 0.0
+    count: int | None = None  # segments, once the VAD has run
+    results: dict[int, SegmentResult] = field(default_factory=dict)  # by segment index
+    error: UserError | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.error is not None or (self.count is not None and len(self.results) == self.count)
+
+
 Opener = Callable[[], AudioSource]
 
 
@@ -131,15 +147,15 @@ class Model:
         Segments of consecutive files share batches; a file is yielded once its last segment is decoded.
         `on_audio(seconds)` is called after each batch with the seconds of audio it held (progress bars)."""
         queue: list[_Job] = []
-        files: dict[int, dict] = {}  # key -> name, duration, segment count (once known), results, start time
+        files: dict[int, _File] = {}  # inputs whose results are not yet all out, by position
         next_out = 0
 
         def finished() -> Iterator[tuple[str, Transcript | UserError]]:
             nonlocal next_out
-            while next_out in files and files[next_out]["done"]:
+            while next_out in files and files[next_out].done:
                 f = files.pop(next_out)
                 next_out += 1
-                yield f["name"], f["error"] or self._assemble(f)
+                yield f.name, f.error or self._assemble(f)
 
         for job in self._jobs(items, opts.segments, files):
             if job is not None:
@@ -153,37 +169,30 @@ class Model:
         yield from finished()
 
     # ---- internals ------------------------------------------------------------------------------------
-    def _jobs(self, items: Iterable[tuple[str, Opener]], seg_opts: SegmentOptions, files: dict) -> Iterator[_Job | None]:
-        """Segments of every file, read one at a time; None after a file whose segments are all out (or that
-        failed), so the caller can flush results that are ready."""
+    def _jobs(
+        self, items: Iterable[tuple[str, Opener]], seg_opts: SegmentOptions, files: dict[int, _File]
+    ) -> Iterator[_Job | None]:
+        """Segments of every file, read one at a time; None after each file, so the caller can hand out
+        results that are ready. A file that fails records its error and yields no more segments."""
         for key, (name, opener) in enumerate(items):
-            files[key] = {"name": name, "error": None, "done": False, "results": {}, "n": None,
-                          "duration": 0.0, "t0": time.perf_counter(), "seconds": 0.0}
+            f = files[key] = _File(name, time.perf_counter())
             try:
                 with opener() as src:
-                    files[key]["duration"] = src.duration
-                    energy = frame_energies(src)
+                    f.duration = src.duration
+                    energy = frame_energies(src)  # (T,) one pass over the file, block by block
                     threshold = speech_threshold(energy, seg_opts)
                     segments = find_segments(src, seg_opts, energy)
-                    files[key]["n"] = len(segments)
+                    f.count = len(segments)
                     for i, seg in enumerate(segments):
                         wave = src.read_seconds(seg.start, seg.end, self.sample_rate)
                         a, b = round(seg.start / HOP_S), round(seg.end / HOP_S)
                         yield _Job(key, i, seg, wave, energy[a:b], threshold)
             except UserError as e:
-                files[key]["error"] = e
-            self._maybe_done(files, key)
+                f.error = e
             yield None
 
-    def _maybe_done(self, files: dict, key: int) -> None:
-        f = files.get(key)
-        if f is not None and (f["error"] is not None or (f["n"] is not None and len(f["results"]) == f["n"])):
-            if not f["done"]:
-                f["done"] = True
-                f["seconds"] = time.perf_counter() - f["t0"]
-
     @torch.no_grad()
-    def _decode_batch(self, jobs: list[_Job], files: dict, opts: TranscribeOptions,
+    def _decode_batch(self, jobs: list[_Job], files: dict[int, _File], opts: TranscribeOptions,
                       on_audio: Callable[[float], None] | None) -> None:
         dev = self.device
         lens = torch.tensor([len(j.wave) for j in jobs])
@@ -199,9 +208,8 @@ class Model:
                 words = align_words(log_probs[b, : int(enc_lens[b])], tokens, self.tokenizer, self.clock,
                                     j.segment.start, j.energy, j.threshold)
             text = self.tokenizer.decode(tokens).strip()
-            files[j.key]["results"][j.index] = SegmentResult(round(j.segment.start, 3), round(j.segment.end, 3),
-                                                             text, words)
-            self._maybe_done(files, j.key)
+            files[j.key].results[j.index] = SegmentResult(round(j.segment.start, 3), round(j.segment.end, 3),
+                                                          text, words)
         if on_audio is not None:
             on_audio(float(lens.sum()) / self.sample_rate)
 
@@ -227,11 +235,11 @@ class Model:
         off = abs(len(hyp) - len(ctc_best)) > max(2, tolerance * len(ctc_best))
         return ctc_best if looped or off else hyp
 
-    def _assemble(self, f: dict) -> Transcript:
-        segments = [f["results"][i] for i in range(f["n"])]
-        segments = [s for s in segments if s.text]
-        return Transcript(" ".join(s.text for s in segments), segments, round(f["duration"], 3), f["name"],
-                          self.name, f["seconds"])
+    def _assemble(self, f: _File) -> Transcript:
+        segments = [f.results[i] for i in range(f.count or 0)]
+        segments = [s for s in segments if s.text]  # silence the VAD let through decodes to nothing
+        return Transcript(" ".join(s.text for s in segments), segments, round(f.duration, 3), f.name, self.name,
+                          time.perf_counter() - f.started)
 
 
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> Model:

@@ -124,7 +124,10 @@ def errs_text(ev: Evaluation) -> str:
                 tokens.append(a)
             else:
                 tokens.append(f"({a or '*'}->{b or '*'})")
-                {"substitute": subs, "delete": dels, "insert": ins}[kind][(a, b) if kind == "substitute" else a or b] += 1
+                if kind == "substitute":
+                    subs[(a, b)] += 1
+                else:
+                    (dels if kind == "delete" else ins)[a or b] += 1
         lines.append(f"{i}:\t{' '.join(tokens)}")
     lines += ["", "SUBSTITUTIONS: count ref -> hyp"]
     lines += [f"{n}   {a} -> {b}" for (a, b), n in subs.most_common()]

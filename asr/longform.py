@@ -1,10 +1,11 @@
 """Long audio -> speech segments of bounded length, found by frame energy (a simple VAD).
 
 A file of any length is walked in blocks to measure the energy of every 10 ms frame (360,000 numbers for an
-hour), so memory does not grow with the file. Frames well above the file's noise floor and not far below its loudest are speech; pauses of at
-least `min_silence_s` split segments (as Silero VAD's `get_speech_timestamps` does), blips shorter than
-`min_speech_s` are dropped, and `pad_s` of context is kept on each side. A stretch of speech longer than
-`max_segment_s` is cut at its quietest frame, so no segment exceeds what the model can attend over.
+hour), so memory does not grow with the file. Frames well above the file's noise floor and not far below its
+loudest are speech; pauses of at least `min_silence_s` split segments (as Silero VAD's `get_speech_timestamps`
+does), blips shorter than `min_speech_s` are dropped, and `pad_s` of context is kept on each side. A stretch of
+speech longer than `max_segment_s` is cut at its quietest frame, so no segment exceeds what the model can attend
+over.
 
 Pure noise or silence has no frame far above its own floor, so it yields no segment at all: the decoder never
 sees it. With `vad=False` every sample is kept (windows of at most `max_segment_s`, cut at quiet frames).

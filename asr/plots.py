@@ -95,9 +95,12 @@ def draw(maps: AttentionMaps, title: str = ""):
 
     if maps.cross:
         avg = np.mean([c.mean(axis=0) for c in maps.cross], axis=0)  # (U + 1, T')
+        # Each row scaled to its own maximum: one token's sharp peak would otherwise wash out every other row.
+        avg = avg / np.maximum(avg.max(axis=1, keepdims=True), 1e-9)
         ax = fig.add_subplot(gs[1, :])
         _image(ax, avg, extent_x, maps.labels)
-        ax.set(title="decoder cross-attention, mean of all layers and heads", xlabel="time (s)", xlim=(0, duration))
+        ax.set(title="decoder cross-attention, mean of all layers and heads (each row scaled to its maximum)",
+               xlabel="time (s)", xlim=(0, duration))
         for layer, weights in enumerate(maps.cross):
             for h in range(H):
                 ax = fig.add_subplot(gs[2 + layer, h])
@@ -117,9 +120,16 @@ def draw(maps: AttentionMaps, title: str = ""):
     return fig
 
 
+def plt_cmap(name: str):
+    import matplotlib
+
+    return matplotlib.colormaps[name]
+
+
 def _image(ax, weights: np.ndarray, extent_x: tuple[float, float], labels: list[str] | None) -> None:
     """(U, T') weights as rows of tokens over time."""
     U = weights.shape[0]
+    ax.set_facecolor(plt_cmap("viridis")(0.0))  # time outside the encoder frames reads as "no attention"
     ax.imshow(weights, origin="upper", aspect="auto", cmap="viridis", interpolation="nearest",
               extent=(extent_x[0], extent_x[1], U - 0.5, -0.5))
     ax.set_yticks(range(U))
@@ -135,6 +145,6 @@ def save_attention_png(net: ASRModel, tokenizer: Tokenizer, wave: np.ndarray | t
     fig = draw(attention_maps(net, tokenizer, wave, text), title)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=100)
     plt.close(fig)
     return path

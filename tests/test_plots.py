@@ -56,8 +56,9 @@ def test_callback_draws_the_reference_alignment_each_epoch(digits_model, tmp_pat
     cb = AttentionPlot(audio=str(wav), text=text, out_dir=str(tmp_path / "att"))
     module = SimpleNamespace(net=model.net, tokenizer=model.tokenizer)
     for epoch in range(2):
-        trainer = SimpleNamespace(sanity_checking=False, is_global_zero=True, current_epoch=epoch, global_step=10 * epoch,
-                                  logger=None, log_dir=str(tmp_path), default_root_dir=str(tmp_path))
+        trainer = SimpleNamespace(sanity_checking=False, is_global_zero=True, current_epoch=epoch,
+                                  global_step=10 * epoch, logger=None, log_dir=str(tmp_path),
+                                  default_root_dir=str(tmp_path))
         cb.on_validation_epoch_end(trainer, module)
     assert [p.name for p in cb.written] == ["epoch=000.png", "epoch=001.png"]
     assert all(p.stat().st_size > 20_000 for p in cb.written)

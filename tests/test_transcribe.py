@@ -61,7 +61,8 @@ def test_cli_writes_every_format_and_survives_a_corrupt_file(digits_model, tmp_p
     errors = [line for line in err.splitlines() if line.startswith("error:")]
     assert len(errors) == 1 and "broken.wav" in errors[0]
     assert "Traceback" not in err
-    assert sorted(p.name for p in out.iterdir()) == sorted(f"{s}.{e}" for s in "ab" for e in ("txt", "json", "srt", "vtt", "tsv"))
+    formats = ("txt", "json", "srt", "vtt", "tsv")
+    assert sorted(p.name for p in out.iterdir()) == sorted(f"{s}.{e}" for s in "ab" for e in formats)
 
     assert (out / "a.txt").read_text().strip() == a[1]
     j = json.loads((out / "b.json").read_text())

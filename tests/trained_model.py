@@ -26,7 +26,7 @@ import soxr
 import torch
 import yaml
 
-from asr.features import LogMel, StatsAccumulator
+from asr.features import StatsAccumulator
 from asr.model import ASRModel, ModelConfig, pad_targets
 from asr.model.io import save_model
 from asr.tokenizer import train_tokenizer

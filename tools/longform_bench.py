@@ -1,6 +1,6 @@
 """Usage:
     .venv/bin/python tools/longform_bench.py --model exp/demo/model.pt                 # 1 hour, all CPU threads
-    .venv/bin/python tools/longform_bench.py --model model.pt --hours 0.25 --threads 2 --out exp/longform
+    .venv/bin/python tools/longform_bench.py --model model.pt --hours 0.1 --threads 2 --max-digits 5 --out exp/longform
 
 Long-form benchmark of `asr transcribe`: builds one long 16 kHz FLAC of connected-digit strings spoken by
 espeak-ng voices with 0.4-1.5 s pauses between them (written block by block; the reference transcript and
@@ -33,13 +33,13 @@ VOICES = ("en-us+f4", "en-gb+m3", "en-029+m3", "en-gb-x-rp+f4", "en-us+m1", "en-
 UNIQUE = 150  # distinct utterances synthesised; the file repeats them in random order
 
 
-def build(path: Path, hours: float, seed: int = 0) -> dict:
+def build(path: Path, hours: float, max_digits: int = 7, seed: int = 0) -> dict:
     """Write the long file and return {"duration", "utterances": [[start, end, text], ...]}."""
     rng = random.Random(seed)
     clips = []
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(UNIQUE):
-            text = " ".join(rng.choice(DIGITS) for _ in range(rng.randint(1, 7)))
+            text = " ".join(rng.choice(DIGITS) for _ in range(rng.randint(1, max_digits)))
             wav = Path(tmp) / f"{i}.wav"
             subprocess.run(["espeak-ng", "-v", VOICES[i % len(VOICES)], "-s", str(rng.randint(150, 200)), "-a", "60",
                             "-w", str(wav), text], check=True, capture_output=True)
@@ -61,6 +61,7 @@ def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", required=True)
     p.add_argument("--hours", type=float, default=1.0)
+    p.add_argument("--max-digits", type=int, default=7, help="digits per utterance: 1 to this (default 7)")
     p.add_argument("--out", default="exp/longform")
     p.add_argument("--threads", type=int, default=None, help="OMP/torch threads of the child (default: all)")
     p.add_argument("--batch-size", type=int, default=16)
@@ -70,11 +71,11 @@ def main() -> None:
 
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    audio = out / f"digits-{args.hours:g}h.flac"
+    audio = out / f"digits{args.max_digits}-{args.hours:g}h.flac"
     ref_path = audio.with_suffix(".ref.json")
     if not (audio.exists() and ref_path.exists()):
         t0 = time.perf_counter()
-        ref_path.write_text(json.dumps(build(audio, args.hours)))
+        ref_path.write_text(json.dumps(build(audio, args.hours, args.max_digits)))
         print(f"built {audio} in {time.perf_counter() - t0:.0f} s ({audio.stat().st_size / 1e6:.0f} MB)", flush=True)
     ref = json.loads(ref_path.read_text())
 

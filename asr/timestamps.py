@@ -7,8 +7,9 @@
 2. Encoder frames are coarse (80 ms with x8 subsampling) and CTC fires a spike somewhere inside a word, not at
    its edges. So the edges come from the 10 ms frame energies the segmenter already measured: between two
    consecutive words the boundary is the longest pause between their spikes (the first word ends where the
-   pause starts, the next starts where it ends) or, without a pause, the quietest frame; the first word starts
-   where the speech around its spike starts, the last ends where it stops.
+   pause starts, the next starts where it ends) or, without a pause, the quietest 50 ms between the spikes; the
+   first word starts where the speech around its spike starts, the last ends where it stops. Edges within
+   connected speech are therefore rougher than edges at pauses (tested: within 0.15 s at pauses).
 3. Confidence of a word: the mean over its tokens of each token's CTC posterior averaged over the frames the
    alignment gives it (`merge_tokens`' score), in [0, 1].
 """
@@ -28,6 +29,7 @@ from asr.model.layers import SUBSAMPLING_LAYERS
 from asr.tokenizer import BLANK, Tokenizer
 
 CLOSURE_S = 0.1  # silences this short inside speech are stop closures (the /t/ of "eight"), not pauses
+ONSET_S = 0.1  # a word boundary without a pause is not sought this close after the previous word's spike
 
 
 @dataclass(frozen=True)
@@ -137,7 +139,11 @@ def _snap_to_energy(words: list[list], energy: np.ndarray, threshold_db: float) 
         if gap is not None:
             words[i][2], words[i + 1][1] = (lo + gap[0]) * HOP_S, (lo + gap[1]) * HOP_S
         else:
-            cut = lo + int(np.argmin(energy[lo:hi]))
+            # No pause: the quietest 50 ms between the spikes, not counting the 100 ms after the first spike
+            # (a spike sits near its word's onset, and a weak onset such as the /f/ of "five" is quiet too).
+            a = min(lo + round(ONSET_S / HOP_S), hi - 1)
+            smooth = np.convolve(energy[a:hi], np.ones(5) / 5, mode="same")
+            cut = a + int(np.argmin(smooth))
             words[i][2] = words[i + 1][1] = cut * HOP_S
     first = _run_near(speech, mids[0])
     if first is not None:

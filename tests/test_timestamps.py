@@ -17,8 +17,8 @@ SR = 16_000
 TOLERANCE_S = 0.15  # encoder frames are 80 ms; edges come from 10 ms energies
 
 
-def joined_words(tmp_path, words: list[str], voice: str, seed: int = 0):
-    """Each word spoken alone, trimmed to its sound, placed after a pause of known length.
+def joined_words(tmp_path, words: list[str], voice: str, seed: int = 0, gaps: tuple[float, float] = (0.12, 0.6)):
+    """Each word spoken alone, trimmed to its sound, placed after a pause of known length (drawn from `gaps`).
 
     -> waveform (S,), [(word, true start, true end)]."""
     rng = random.Random(seed)
@@ -27,7 +27,7 @@ def joined_words(tmp_path, words: list[str], voice: str, seed: int = 0):
         audio = speak(w, voice, tmp_path / f"w{i}.wav", wpm=165)
         audio, _ = librosa.effects.trim(audio, top_db=35, frame_length=256, hop_length=64)
         truth.append((w, t, t + len(audio) / SR))
-        gap = rng.uniform(0.12, 0.6)  # some shorter than a segment-splitting pause, some longer
+        gap = rng.uniform(*gaps)  # by default some shorter than a segment-splitting pause, some longer
         pieces += [audio, np.zeros(round(gap * SR), np.float32)]
         t += len(audio) / SR + gap
     pieces.append(np.zeros(round(0.5 * SR), np.float32))
@@ -83,6 +83,19 @@ def test_word_times_match_known_boundaries(digits_model, tmp_path):
     for seg in result.segments:  # words lie inside their segments, in order
         assert seg.start <= seg.words[0].start and seg.words[-1].end <= seg.end + 1e-6
         assert all(a.end <= b.start + 1e-6 for a, b in zip(seg.words, seg.words[1:]))
+
+
+def test_word_times_without_pauses_between_words(digits_model, tmp_path):
+    path, _ = digits_model
+    model = asr.load_model(path)
+    words = ["two", "nine", "one", "four", "three", "eight"]
+    wave, truth = joined_words(tmp_path, words, "en-gb+m3", gaps=(0.0, 0.0))
+    result = model.transcribe(wave, sample_rate=SR)
+    assert len(result.segments) == 1
+    pairs = checked_pairs(result.segments[0].words, truth)
+    assert len(pairs) >= 4, result.text
+    for w, (_, start, end) in pairs:
+        assert abs(w.start - start) <= TOLERANCE_S and abs(w.end - end) <= TOLERANCE_S, (w, start, end)
 
 
 def test_timestamps_survive_a_sample_rate_change(digits_model, tmp_path):

@@ -63,3 +63,31 @@ def test_callback_draws_the_reference_alignment_each_epoch(digits_model, tmp_pat
     assert [p.name for p in cb.written] == ["epoch=000.png", "epoch=001.png"]
     assert all(p.stat().st_size > 20_000 for p in cb.written)
     assert model.net.training is False  # drawing leaves the module in the mode it found it
+
+
+def test_callback_in_a_real_training_run(tmp_path):
+    """Lightning calls it after each validation epoch (not the sanity check), with the datamodule's first cut."""
+    import lightning as L
+
+    from asr.data.datamodule import ASRDataModule
+    from asr.lightning import ASRTask, TaskConfig, TokenizerConfig
+    from asr.model import ModelConfig
+    from asr.schedules import OptimConfig
+    from training_fixtures import noise_corpus
+
+    manifest = noise_corpus(tmp_path / "data", n=8)
+    L.seed_everything(0)
+    task = ASRTask(ModelConfig(d_model=32, heads=2, enc_layers=1, dec_layers=1, ffn=64, subsampling=4,
+                               subsampling_channels=8), OptimConfig(lr=1e-3, warmup_steps=2),
+                   TokenizerConfig("char"), TaskConfig(cmvn_utterances=4))
+    dm = ASRDataModule(train_manifests=str(manifest), valid_manifests=str(manifest), max_duration=4.0,
+                       num_buckets=2, num_workers=0, seed=0)
+    cb = AttentionPlot(out_dir=str(tmp_path / "att"))
+    trainer = L.Trainer(accelerator="cpu", devices=1, max_epochs=2, limit_train_batches=2, limit_val_batches=1,
+                        num_sanity_val_steps=1, logger=False, enable_progress_bar=False, enable_model_summary=False,
+                        enable_checkpointing=False, callbacks=[cb], use_distributed_sampler=False,
+                        default_root_dir=tmp_path)
+    trainer.fit(task, datamodule=dm)
+    assert [p.name for p in cb.written] == ["epoch=000.png", "epoch=001.png"]
+    first = min(dm.cuts("valid"), key=lambda c: c.id)
+    assert cb.text == first.supervisions[0].text

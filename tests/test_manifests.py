@@ -78,7 +78,7 @@ def test_load_cuts_takes_either_kind_and_lists_of_both(nemo, tmp_path):
     assert both["c"].duration == pytest.approx(0.75)
 
 
-def test_load_cuts_explains_what_is_wrong(nemo, tmp_path):
+def test_load_cuts_explains_what_is_wrong(nemo, tmp_path, capsys):
     rec = Recording.from_file(tone(tmp_path / "c.wav", 0.5))
     rec_path = tmp_path / "train_recordings.jsonl.gz"
     CutSet.from_cuts([rec.to_cut()]).decompose()[0].to_file(rec_path)
@@ -86,9 +86,12 @@ def test_load_cuts_explains_what_is_wrong(nemo, tmp_path):
         load_cuts(rec_path)
     with pytest.raises(UserError, match="manifest not found"):
         load_cuts(tmp_path / "nope.jsonl")
-    (nemo.parent / "wavs" / "a.wav").unlink()
-    with pytest.raises(UserError, match=r"train\.jsonl:1: audio file not found"):
-        load_cuts(nemo)
+    (nemo.parent / "wavs" / "a.wav").unlink()  # one broken line: skipped with a warning, the others load
+    assert len(load_cuts(nemo)) == 3
+    assert "train.jsonl:1: audio file not found" in capsys.readouterr().err
+    only_bad = write_lines(tmp_path / "only_bad.jsonl", [{"audio_filepath": "gone.wav", "text": "x"}])
+    with pytest.raises(UserError, match=r"only_bad\.jsonl:1: audio file not found"):
+        load_cuts(only_bad)
     bad = write_lines(tmp_path / "bad.jsonl", [{"audio_filepath": "x.wav"}])
     with pytest.raises(UserError, match=r"bad\.jsonl:1: .*'text'"):
         load_cuts(bad)

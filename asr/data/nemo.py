@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sys
 from pathlib import Path
 
 from lhotse import CutSet, MonoCut, Recording, SupervisionSegment
@@ -20,38 +21,51 @@ from asr.errors import UserError
 
 
 def read_nemo_manifest(path: str | Path) -> CutSet:
-    """NeMo JSON lines -> CutSet. Raises UserError naming the line of the first bad entry."""
+    """NeMo JSON lines -> CutSet. A bad line (unreadable audio, missing keys) is skipped with one warning line on
+    stderr naming it, so one broken file doesn't stop the rest; UserError when no line is usable."""
     path = Path(path)
     recordings: dict[Path, Recording] = {}
     rec_ids: set[str] = set()
     cut_ids: set[str] = set()
-    cuts = []
+    cuts: list[MonoCut] = []
+    problems: list[str] = []
     for lineno, entry, error in tqdm(iter_jsonl(path), desc=f"reading {path.name}", unit=" lines", leave=False):
-        where = f"{path}:{lineno}"
-        if error:
-            raise UserError(f"{where}: {error}")
-        if "audio_filepath" not in entry or "text" not in entry:
-            raise UserError(f"{where}: a NeMo line needs 'audio_filepath' and 'text'")
-        audio = resolve_audio_path(entry["audio_filepath"], path.parent)
-        if audio not in recordings:
-            recordings[audio] = _recording(audio, where, rec_ids)
-            rec_ids.add(recordings[audio].id)
-        rec = recordings[audio]
-        offset = float(entry.get("offset") or 0.0)
-        duration = float(entry["duration"]) if entry.get("duration") is not None else rec.duration - offset
-        duration = min(duration, rec.duration - offset)  # a claimed duration a little past the end is rounding
-        if duration <= 0:
-            raise UserError(f"{where}: offset {offset} s is past the end of {audio} ({rec.duration:.2f} s)")
-        cut_id = rec.id if offset == 0 else f"{rec.id}-{round(offset * 1000):08d}"
-        cut_id = cut_id if cut_id not in cut_ids else f"{cut_id}-line{lineno}"
-        cut_ids.add(cut_id)
-        sup = SupervisionSegment(
-            id=cut_id, recording_id=rec.id, start=0.0, duration=duration, channel=0, text=str(entry["text"])
-        )
-        cuts.append(
-            MonoCut(id=cut_id, start=offset, duration=duration, channel=0, recording=rec, supervisions=[sup])
-        )
+        try:
+            _read_line(path, lineno, entry, error, recordings, rec_ids, cut_ids, cuts)
+        except UserError as e:
+            problems.append(str(e))
+            print(f"warning: skipping {e}", file=sys.stderr)
+    if not cuts:
+        raise UserError(problems[0] if problems else f"{path} holds no NeMo lines")
     return CutSet.from_cuts(cuts)
+
+
+def _read_line(path: Path, lineno: int, entry: dict, error: str | None, recordings: dict[Path, Recording],
+               rec_ids: set[str], cut_ids: set[str], cuts: list[MonoCut]) -> None:
+    where = f"{path}:{lineno}"
+    if error:
+        raise UserError(f"{where}: {error}")
+    if "audio_filepath" not in entry or "text" not in entry:
+        raise UserError(f"{where}: a NeMo line needs 'audio_filepath' and 'text'")
+    audio = resolve_audio_path(entry["audio_filepath"], path.parent)
+    if audio not in recordings:
+        recordings[audio] = _recording(audio, where, rec_ids)
+        rec_ids.add(recordings[audio].id)
+    rec = recordings[audio]
+    offset = float(entry.get("offset") or 0.0)
+    duration = float(entry["duration"]) if entry.get("duration") is not None else rec.duration - offset
+    duration = min(duration, rec.duration - offset)  # a claimed duration a little past the end is rounding
+    if duration <= 0:
+        raise UserError(f"{where}: offset {offset} s is past the end of {audio} ({rec.duration:.2f} s)")
+    cut_id = rec.id if offset == 0 else f"{rec.id}-{round(offset * 1000):08d}"
+    cut_id = cut_id if cut_id not in cut_ids else f"{cut_id}-line{lineno}"
+    cut_ids.add(cut_id)
+    sup = SupervisionSegment(
+        id=cut_id, recording_id=rec.id, start=0.0, duration=duration, channel=0, text=str(entry["text"])
+    )
+    cuts.append(
+        MonoCut(id=cut_id, start=offset, duration=duration, channel=0, recording=rec, supervisions=[sup])
+    )
 
 
 def write_nemo_manifest(cuts: CutSet, path: str | Path) -> None:

@@ -141,12 +141,30 @@ class ASRTask(L.LightningModule):
         opt = torch.optim.AdamW(
             [{"params": decay, "weight_decay": cfg.weight_decay}, {"params": no_decay, "weight_decay": 0.0}],
             lr=cfg.lr, betas=tuple(cfg.betas), eps=cfg.eps,
+            fused=True,  # one kernel for all parameters: 19.5 -> 4.5 ms a step for the tiny model on 2 CPU threads
         )
         total = cfg.total_steps or (self.trainer.max_steps if self.trainer.max_steps > 0 else 0)
-        if cfg.schedule == "cosine" and total <= 0:
+        timer = self._budget_timer() if cfg.schedule == "cosine" and total <= 0 else None
+        if cfg.schedule == "cosine" and total <= 0 and timer is None:
             total = int(self.trainer.estimated_stepping_batches)
-        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: lr_factor(step, cfg, total))
+
+        def factor(step: int) -> float:
+            if timer is None:
+                return lr_factor(step, cfg, total)
+            elapsed = timer.time_elapsed("train")
+            return lr_factor(step, cfg, time_progress=elapsed / (elapsed + timer.time_remaining("train")))
+
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+    def _budget_timer(self):
+        """Lightning's Timer callback when the run is bounded by `trainer.max_time`, else None."""
+        from lightning.pytorch.callbacks import Timer
+
+        for cb in self.trainer.callbacks:
+            if isinstance(cb, Timer) and cb.time_remaining("train") is not None:
+                return cb
+        return None
 
 
 def rng_state() -> dict:

@@ -14,20 +14,31 @@ class OptimConfig:
     eps: float = 1e-9
     schedule: str = "noam"  # noam | cosine | constant
     warmup_steps: int = 25000
-    total_steps: int = 0  # cosine only; 0 = the trainer's max_steps / estimated stepping batches
+    total_steps: int = 0  # cosine only; 0 = the trainer's max_steps, else its max_time, else its max_epochs
     min_lr_ratio: float = 0.01  # cosine floor as a fraction of lr
 
 
-def lr_factor(step: int, cfg: OptimConfig, total_steps: int = 0) -> float:
-    """Multiplier of cfg.lr at optimizer step `step` (0-based)."""
+def lr_factor(step: int, cfg: OptimConfig, total_steps: int = 0, time_progress: float | None = None) -> float:
+    """Multiplier of cfg.lr at optimizer step `step` (0-based).
+
+    `time_progress` (elapsed / budget, 0..1) drives the cosine instead of steps when a run is bounded by wall
+    clock rather than by steps (`trainer.max_time`): the decay then ends when the budget does, whatever the
+    machine's speed. Warmup stays counted in steps and multiplies the cosine.
+    """
     s = step + 1
     warm = max(cfg.warmup_steps, 1)
+    if cfg.schedule == "cosine" and time_progress is not None:
+        return min(1.0, s / warm) * cosine(min(max(time_progress, 0.0), 1.0), cfg.min_lr_ratio)
     if s <= warm or cfg.schedule == "constant":
         return min(1.0, s / warm)
     if cfg.schedule == "noam":
         return math.sqrt(warm / s)
     if cfg.schedule == "cosine":
         total = max(total_steps, warm + 1)
-        progress = min(1.0, (s - warm) / (total - warm))
-        return cfg.min_lr_ratio + (1 - cfg.min_lr_ratio) * 0.5 * (1 + math.cos(math.pi * progress))
+        return cosine(min(1.0, (s - warm) / (total - warm)), cfg.min_lr_ratio)
     raise ValueError(f"unknown schedule {cfg.schedule!r}; choose noam, cosine or constant")
+
+
+def cosine(progress: float, floor: float) -> float:
+    """Half a cosine from 1 at progress 0 down to `floor` at progress 1."""
+    return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))

@@ -15,6 +15,7 @@ from asr.data.augment import add_noise
 from asr.data.datamodule import ASRDataModule
 from asr.data.manifests import load_cuts
 from asr.data.stats import compute_cmvn, train_tokenizer_from_cuts
+from asr.errors import UserError
 from asr.features import FrontendConfig, LogMel
 
 N_UTTS = 40
@@ -77,6 +78,17 @@ def test_duration_filter_and_valid_loader(manifests):
     assert all(c.duration <= 2.0 for c in dm.train_cuts()) and 0 < len(dm.train_cuts()) < N_UTTS
     valid_ids = [i for b in dm.val_dataloader() for i in b["ids"]]
     assert sorted(valid_ids) == sorted(load_cuts(manifests[0]).ids)
+
+
+def test_train_repeats_weight_a_manifest_up_within_each_epoch(manifests):
+    dm = make_dm(manifests, train_repeats=[1, 3])
+    seen = [i for b in dm.train_dataloader() for i in b["ids"]]
+    b_ids = set(load_cuts(manifests[1]).ids)
+    assert len(seen) == len(set(seen)) == N_UTTS // 2 * 4  # every copy once, each under its own id
+    origin = [next((b for b in b_ids if i.startswith(b)), None) for i in seen]
+    assert sorted(o for o in origin if o) == sorted(list(b_ids) * 3)
+    with pytest.raises(UserError, match="train_repeats"):
+        make_dm(manifests, train_repeats=[1])
 
 
 def test_ddp_ranks_get_disjoint_batches_covering_the_data(manifests):

@@ -88,7 +88,7 @@ def train_digits_model(out_dir: Path, seed: int = 0, steps: int = TRAIN_STEPS) -
     (out_dir / "heldout.tsv").write_text("".join(f"heldout/{i:03d}.wav\t{t}\n" for i, (t, *_) in enumerate(heldout)))
 
     tok = train_tokenizer(texts, "word")
-    cfg = ModelConfig(**yaml.safe_load((ROOT / "conf/model/tiny.yaml").read_text()), vocab_size=tok.vocab_size)
+    cfg = ModelConfig.from_dict({**yaml.safe_load((ROOT / "conf/model/tiny.yaml").read_text()), "vocab_size": tok.vocab_size})
     model = ASRModel(cfg)
     feats, lens = _features(model, waves)
     stats = StatsAccumulator(cfg.frontend.n_mels)

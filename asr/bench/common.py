@@ -21,35 +21,9 @@ from typing import Callable
 import torch
 import yaml
 
+from asr.bench.args import CONF_DIR, MODEL_FLAGS
 from asr.errors import UserError
 from asr.model import ModelConfig
-
-SIZES = ("tiny", "small", "base", "large")
-CONF_DIR = Path(__file__).resolve().parents[2] / "conf" / "model"
-# Explicit model flags -> ModelConfig fields; each overrides the one from --size.
-MODEL_FLAGS = {
-    "d_model": "d_model", "heads": "heads", "enc_layers": "enc_layers", "dec_layers": "dec_layers", "ffn": "ffn",
-    "subsampling_channels": "subsampling_channels",
-}
-
-
-def add_model_arguments(parser: argparse.ArgumentParser) -> None:
-    g = parser.add_argument_group("model")
-    g.add_argument("--size", choices=SIZES, default="base", help="a size from conf/model/ (default: base)")
-    for flag in MODEL_FLAGS:
-        g.add_argument(f"--{flag.replace('_', '-')}", type=int, default=None, help=f"override {flag} of --size")
-    g.add_argument("--vocab", type=int, default=5000, help="output tokens V (default 5000, SpeechBrain's LibriSpeech)")
-
-
-def add_timing_arguments(parser: argparse.ArgumentParser, steps: int, warmup: int) -> None:
-    g = parser.add_argument_group("timing")
-    g.add_argument("--steps", type=int, default=steps, help=f"timed runs; the median is reported (default {steps})")
-    g.add_argument("--warmup", type=int, default=warmup, help=f"untimed runs first (default {warmup})")
-    g.add_argument("--threads", type=int, default=2, help="torch intra-op threads (default 2)")
-    g.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
-    g.add_argument("--dtype", choices=("fp32", "bf16"), default="fp32", help="bf16 autocast (GPU) or fp32")
-    g.add_argument("--json", metavar="FILE", help="also append each JSON line to FILE")
-
 
 def model_config(args: argparse.Namespace) -> ModelConfig:
     """--size's YAML with the explicit flags on top; dropout stays as configured (training-mode cost)."""

@@ -36,7 +36,7 @@ def make_optimizer(model: ASRModel) -> torch.optim.Optimizer:
     decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and "embed" not in n]
     rest = [p for n, p in model.named_parameters() if not (p.dim() >= 2 and "embed" not in n)]
     groups = [{"params": decay, "weight_decay": 0.01}, {"params": rest, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=1e-4, betas=(0.9, 0.98), eps=1e-9)
+    return torch.optim.AdamW(groups, lr=1e-4, betas=(0.9, 0.98), eps=1e-9, fused=True)  # as asr.lightning
 
 
 def prepare(args: argparse.Namespace, device: torch.device) -> tuple[Callable[[], object], int]:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import importlib
 
-from asr.bench.common import add_model_arguments, add_timing_arguments, emit
+from asr.bench.args import add_model_arguments, add_timing_arguments
 
 # subcommand -> (module under asr.bench, help)
 BENCHES = {
@@ -65,6 +65,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from asr.bench.common import emit
+
     module = importlib.import_module(f"asr.bench.{BENCHES[args.bench][0]}")
     records = module.run(args)
     for rec in records if isinstance(records, list) else [records]:

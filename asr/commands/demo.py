@@ -1,6 +1,7 @@
 """Usage:
     asr demo --out exp/demo
     asr demo --out exp/demo --train-minutes 3 --hours 1
+    asr demo --out exp/try --set model.optim.lr=0.003 --set data.max_duration=40   # tune the recipe
 
 Prepare tts-digits and FSDD, train the tiny model for a bounded time, evaluate on held-out TTS voices and the
 FSDD test split, transcribe a held-out file and draw its attention. Offline; ~10 minutes on 2 CPU cores.
@@ -25,11 +26,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ctc-weight", type=float, default=d.ctc_weight)
     parser.add_argument("--threads", type=int, default=d.threads)
     parser.add_argument("--seed", type=int, default=d.seed)
+    parser.add_argument("--recipe", type=Path, default=d.recipe, help="LightningCLI config to fit (default %(default)s)")
+    parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                        help="override a recipe value, as `asr fit --KEY VALUE` would (repeatable)")
 
 
 def run(args: argparse.Namespace) -> int:
     from asr.demo import DemoConfig, run_demo
+    from asr.errors import UserError
 
+    overrides: list[str] = []
+    for item in args.overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UserError(f"--set {item!r}: expected KEY=VALUE, e.g. --set model.optim.lr=0.003")
+        overrides += [f"--{key.removeprefix('--')}", value]
+    if not args.recipe.is_file():
+        raise UserError(f"--recipe {args.recipe}: no such file; see recipes/tts/digits.yaml")
     run_demo(DemoConfig(out=args.out, data=args.data, hours=args.hours, train_minutes=args.train_minutes,
-                        beam=args.beam, ctc_weight=args.ctc_weight, threads=args.threads, seed=args.seed))
+                        beam=args.beam, ctc_weight=args.ctc_weight, threads=args.threads, seed=args.seed,
+                        recipe=args.recipe, overrides=tuple(overrides)))
     return 0

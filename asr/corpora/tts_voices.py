@@ -35,7 +35,8 @@ FESTIVAL_ENGLISH = {"english", "us", "british"}
 
 # Held-out timbres: espeak variants (with the accent each held-out voice speaks) and recorded persons.
 # Natural voices are harder than espeak variants, so the test set holds one out; dev keeps espeak only so that
-# training keeps the other natural persons (they are few: kal, slt, awb, rms with the stock Debian packages).
+# training keeps the other natural persons (they are few: kal, ked, slt, awb, rms with the Debian packages that
+# tools/install_system_deps.sh installs).
 HELD_OUT_ESPEAK = {
     "test": (("en-gb-scotland", "m3"), ("en-us", "f4"), ("en-gb-x-rp", "klatt3")),
     "dev": (("en-029", "m6"), ("en-us-nyc", "f2"), ("en-gb", "Annie")),
@@ -45,7 +46,7 @@ HELD_OUT_PERSONS = {"test": ("rms",), "dev": ()}
 # Mean F0 in Hz each natural voice speaks at, measured; a pitch factor scales it. Voices not listed keep theirs
 # (flite's rms and festival's HTS voices ignore a requested F0).
 NATURAL_F0 = {"flite/kal": 95.0, "flite/kal16": 95.0, "flite/awb": 130.0, "flite/slt": 170.0,
-              "festival/kal_diphone": 105.0}
+              "festival/kal_diphone": 105.0, "festival/ked_diphone": 109.0}
 
 
 @dataclass(frozen=True)

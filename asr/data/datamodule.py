@@ -3,6 +3,7 @@
     data:
       train_manifests: [data/tts-digits/train_cuts.jsonl.gz, data/fsdd/train_cuts.jsonl.gz]
       valid_manifests: data/tts-digits/dev_cuts.jsonl.gz
+      train_repeats: [1, 3]  # FSDD's takes three times per epoch: weight a small corpus up in the mix
       max_duration: 120      # seconds of audio per batch
       speed_perturb: [0.9, 1.0, 1.1]
 
@@ -48,6 +49,7 @@ class ASRDataModule(L.LightningDataModule):
         train_manifests: Manifests = None,
         valid_manifests: Manifests = None,
         test_manifests: Manifests = None,
+        train_repeats: list[int] | None = None,  # per train manifest: times its cuts appear in an epoch
         max_duration: float = 120.0,  # seconds of audio per batch
         num_buckets: int = 20,
         buffer_size: int = 20000,  # cuts held by the bucketing sampler; more = better buckets and shuffling
@@ -64,6 +66,7 @@ class ASRDataModule(L.LightningDataModule):
         super().__init__()
         self.manifests = {"train": _as_list(train_manifests), "valid": _as_list(valid_manifests),
                           "test": _as_list(test_manifests)}
+        self.train_repeats = _check_repeats(train_repeats, self.manifests["train"])
         self.max_duration = max_duration
         self.num_buckets = num_buckets
         self.buffer_size = buffer_size
@@ -96,7 +99,10 @@ class ASRDataModule(L.LightningDataModule):
         if split not in self._cuts:
             if not self.manifests[split]:
                 raise UserError(f"no {split} manifest configured; set data.{split}_manifests in the config")
-            cuts = load_cuts(self.manifests[split])
+            if split == "train" and self.train_repeats:
+                cuts = load_repeated(self.manifests[split], self.train_repeats)
+            else:
+                cuts = load_cuts(self.manifests[split])
             if split == "train":
                 cuts = self._filter(cuts)
                 if self.shuffle:  # the sampler only shuffles within its buffer: mix concatenated corpora once here
@@ -195,6 +201,22 @@ class ASRDataModule(L.LightningDataModule):
         self._pending_state = copy.deepcopy(state)
         self._epoch = state["epoch"]
         self._consumed = state["diagnostics"]["stats_per_epoch"][self._epoch]["kept_batches"]
+
+
+def load_repeated(paths: list[str], repeats: list[int]) -> CutSet:
+    """The cuts of each manifest `repeats[i]` times (copies get ids suffixed `_repeat<k>`), as one eager CutSet."""
+    sets = [load_cuts(p) if r == 1 else load_cuts(p).repeat(times=r).to_eager() for p, r in zip(paths, repeats)]
+    return CutSet.from_cuts(c for s in sets for c in s)
+
+
+def _check_repeats(repeats: list[int] | None, paths: list[str]) -> list[int] | None:
+    if repeats is None:
+        return None
+    repeats = [int(r) for r in repeats]
+    if len(repeats) != len(paths) or min(repeats, default=1) < 1:
+        raise UserError(f"data.train_repeats {repeats} needs one whole number >= 1 per train manifest "
+                        f"({len(paths)} given)")
+    return repeats
 
 
 def _as_list(manifests: Manifests) -> list[str]:

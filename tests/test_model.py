@@ -1,5 +1,6 @@
 """Invariants of the model core: padding, causality, cache, attention weights, file round trip."""
 
+import pytest
 import torch
 
 from asr.model import ASRModel, pad_targets
@@ -129,6 +130,21 @@ def test_loss_is_finite_and_trains(tiny_cfg):
         opt.step()
         first = first if first is not None else losses.loss.item()
     assert losses.loss.item() < first
+
+
+@pytest.mark.parametrize("factor", [4, 6, 8])
+def test_a_batch_of_only_very_short_utterances_trains(tiny_cfg, factor):
+    """0.1 s (8 frames) is below x8's 15-frame receptive field: each utterance still gets one frame and a loss."""
+    from dataclasses import replace
+
+    model = ASRModel(replace(tiny_cfg, subsampling=factor)).train()
+    wave, lens = torch.randn(3, 1600), torch.tensor([1600, 1400, 1000])  # 0.10, 0.09, 0.06 s at 16 kHz
+    targets, tlens = pad_targets([[3], [4], [5]])
+    losses = model(wave, lens, targets, tlens)
+    assert torch.isfinite(losses.loss)
+    losses.loss.backward()
+    enc, enc_lens, _ = model.encode(wave, lens)
+    assert enc.shape[1] == 1 and enc_lens.tolist() == [1, 1, 1]
 
 
 def test_model_file_round_trip(tmp_path, tiny_cfg):

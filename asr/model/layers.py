@@ -53,6 +53,9 @@ class ConvSubsampling(nn.Module):
         self.conv = nn.Sequential(*convs)
         self.proj = nn.Linear(channels * f, d_model)
         self.norm = nn.LayerNorm(d_model)
+        self.min_frames = 1  # input frames that give one output frame (the receptive field): 15 for x8
+        for k, s in reversed(self.layers):
+            self.min_frames = (self.min_frames - 1) * s + k
 
     def output_lengths(self, lens: Tensor) -> Tensor:
         for k, s in self.layers:
@@ -60,6 +63,8 @@ class ConvSubsampling(nn.Module):
         return lens.clamp(min=1)  # an utterance shorter than the receptive field still gets one frame
 
     def forward(self, x: Tensor, lens: Tensor) -> tuple[Tensor, Tensor]:
+        if x.shape[1] < self.min_frames:  # a batch of only very short utterances: pad so each gets its one frame
+            x = nn.functional.pad(x, (0, 0, 0, self.min_frames - x.shape[1]))
         x = self.conv(x.unsqueeze(1))  # (B, C, T', F')
         B, C, T, F = x.shape
         x = self.proj(x.transpose(1, 2).reshape(B, T, C * F))  # (B, T', D)

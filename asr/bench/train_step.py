@@ -15,6 +15,7 @@ import torch
 from asr.bench.common import autocast, base_record, Timings, time_runs, model_config, peak_rss_mb, setup
 from asr.errors import UserError
 from asr.model import ASRModel
+from asr.schedules import OptimConfig, adamw
 from asr.tokenizer import SOS_EOS
 
 FRAMES_PER_SECOND = 100
@@ -31,14 +32,6 @@ def random_batch(batch: int, frames: int, tokens: int, n_mels: int, vocab: int, 
     return feats, lens, targets, target_lens
 
 
-def make_optimizer(model: ASRModel) -> torch.optim.Optimizer:
-    """AdamW with the parameter groups the Lightning task uses (no decay on biases, norms, embeddings)."""
-    decay = [p for n, p in model.named_parameters() if p.dim() >= 2 and "embed" not in n]
-    rest = [p for n, p in model.named_parameters() if not (p.dim() >= 2 and "embed" not in n)]
-    groups = [{"params": decay, "weight_decay": 0.01}, {"params": rest, "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=1e-4, betas=(0.9, 0.98), eps=1e-9, fused=True)  # as asr.lightning
-
-
 def prepare(args: argparse.Namespace, device: torch.device) -> tuple[Callable[[], object], int]:
     """Build the model, optimiser and batch; return the step to time and the parameter count."""
     if min(args.batch, args.frames, args.tokens) < 1:
@@ -46,7 +39,7 @@ def prepare(args: argparse.Namespace, device: torch.device) -> tuple[Callable[[]
     cfg = model_config(args)
     torch.manual_seed(0)
     model = ASRModel(cfg).to(device).train()
-    opt = make_optimizer(model)
+    opt = adamw(model, OptimConfig(lr=1e-4))  # the recipes' optimiser
     feats, lens, targets, target_lens = random_batch(
         args.batch, args.frames, args.tokens, cfg.frontend.n_mels, cfg.vocab_size, device
     )

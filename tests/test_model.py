@@ -161,3 +161,34 @@ def test_model_file_round_trip(tmp_path, tiny_cfg):
     with torch.no_grad():
         torch.testing.assert_close(loaded.encode(wave, lens)[0], model.encode(wave, lens)[0])
     assert torch.all(loaded.cmvn.mean == 2.0)
+
+
+def test_cpu_front_end_chunks_give_the_batched_result(tiny_cfg, monkeypatch):
+    """The CPU front-end runs a few utterances at a time (cache-friendly); the output must not change."""
+    import asr.model.layers as layers
+
+    model = _model(tiny_cfg)
+    feats, lens = torch.randn(5, 230, tiny_cfg.frontend.n_mels), torch.tensor([230, 200, 120, 230, 64])
+    with torch.no_grad():
+        monkeypatch.setattr(layers, "CPU_CHUNK_ELEMENTS", 10**12)  # the whole batch at once
+        whole, whole_lens, _ = model.encoder(feats, lens)
+        monkeypatch.setattr(layers, "CPU_CHUNK_ELEMENTS", 1)  # one utterance at a time
+        chunked, chunked_lens, _ = model.encoder(feats, lens)
+    assert torch.equal(whole_lens, chunked_lens)
+    torch.testing.assert_close(chunked, whole, atol=1e-5, rtol=1e-5)
+
+
+def test_conv_module_channels_last_equals_conv1d_reference():
+    """ConvModule runs its Conv1d parameters as channels-last matmuls and Conv2d; the result must be that of
+    the plain Conv1d formulation on (B, D, T')."""
+    from asr.model.layers import ConvModule
+
+    torch.manual_seed(0)
+    m = ConvModule(32, 7, 0.0).eval()
+    x, valid = torch.randn(3, 20, 32), torch.arange(20)[None, :] < torch.tensor([[20], [13], [5]])
+    with torch.no_grad():
+        h = x.masked_fill(~valid[..., None], 0.0).transpose(1, 2)  # (B, D, T')
+        h = torch.nn.functional.glu(m.pw1(h), dim=1).masked_fill(~valid[:, None, :], 0.0)
+        h = torch.nn.functional.silu(m.norm(m.dw(h).transpose(1, 2))).transpose(1, 2)
+        ref = m.pw2(h).transpose(1, 2)  # (B, T', D)
+        torch.testing.assert_close(m(x, valid), ref, atol=1e-5, rtol=1e-5)

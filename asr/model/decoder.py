@@ -14,6 +14,7 @@ from torch import Tensor, nn
 
 from asr.model.attention import KVCache, MultiHeadAttention, causal_mask, key_padding_mask
 from asr.model.config import ModelConfig
+from asr.model.dropout import Dropout
 from asr.model.layers import FeedForward, sinusoidal_positions
 
 
@@ -52,7 +53,7 @@ class DecoderBlock(nn.Module):
         self.cross_attn = MultiHeadAttention(cfg.d_model, cfg.heads, cfg.attn_dropout)
         self.ffn_norm = nn.LayerNorm(cfg.d_model)
         self.ffn = FeedForward(cfg.d_model, cfg.ffn, cfg.dropout)
-        self.drop = nn.Dropout(cfg.dropout)
+        self.drop = Dropout(cfg.dropout)
 
     def forward(
         self,
@@ -79,7 +80,7 @@ class Decoder(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.embed = nn.Embedding(cfg.vocab_size, cfg.d_model)  # N(0, 1), not scaled by sqrt(D)
-        self.drop = nn.Dropout(cfg.dropout)
+        self.drop = Dropout(cfg.dropout)
         self.blocks = nn.ModuleList(DecoderBlock(cfg) for _ in range(cfg.dec_layers))
         self.norm = nn.LayerNorm(cfg.d_model)
         self.out = nn.Linear(cfg.d_model, cfg.vocab_size)
@@ -105,7 +106,8 @@ class Decoder(nn.Module):
 
     def init_cache(self, memory: Tensor, memory_lens: Tensor) -> DecoderCache:
         """Project the encoder states to keys/values once per utterance: memory (N, T', D)."""
-        cross = [block.cross_attn.project_kv(memory) for block in self.blocks]
+        # Contiguous: every search step reads these, and attention over strided keys/values costs ~2x.
+        cross = [tuple(t.contiguous() for t in block.cross_attn.project_kv(memory)) for block in self.blocks]
         return DecoderCache([None] * len(self.blocks), cross, key_padding_mask(memory_lens, memory.shape[1]))
 
     def step(self, tokens: Tensor, cache: DecoderCache) -> tuple[Tensor, DecoderCache]:

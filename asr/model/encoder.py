@@ -9,6 +9,7 @@ from torch import Tensor, nn
 
 from asr.model.attention import MultiHeadAttention, key_padding_mask
 from asr.model.config import ModelConfig
+from asr.model.dropout import Dropout
 from asr.model.layers import ConvModule, ConvSubsampling, FeedForward, sinusoidal_positions
 
 
@@ -23,7 +24,7 @@ class EncoderBlock(nn.Module):
         self.conv = ConvModule(cfg.d_model, cfg.conv_kernel, cfg.dropout) if cfg.conv_module else None
         self.ffn_norm = nn.LayerNorm(cfg.d_model)
         self.ffn = FeedForward(cfg.d_model, cfg.ffn, cfg.dropout)
-        self.drop = nn.Dropout(cfg.dropout)
+        self.drop = Dropout(cfg.dropout)
 
     def forward(self, x: Tensor, mask: Tensor, need_weights: bool = False) -> tuple[Tensor, Tensor | None]:
         """x (B, T', D), mask (B, 1, 1, T') -> (B, T', D), weights (B, H, T', T') or None."""
@@ -39,7 +40,7 @@ class Encoder(nn.Module):
     def __init__(self, cfg: ModelConfig) -> None:
         super().__init__()
         self.subsample = ConvSubsampling(cfg.frontend.n_mels, cfg.d_model, cfg.subsampling_channels, cfg.subsampling)
-        self.drop = nn.Dropout(cfg.dropout)
+        self.drop = Dropout(cfg.dropout)
         self.blocks = nn.ModuleList(EncoderBlock(cfg) for _ in range(cfg.enc_layers))
         self.norm = nn.LayerNorm(cfg.d_model)
 

@@ -7,6 +7,8 @@ import math
 import torch
 from torch import Tensor, nn
 
+from asr.model.dropout import Dropout
+
 
 def sinusoidal_positions(length: int, d_model: int, offset: int = 0, device=None) -> Tensor:
     """(length, D) sinusoidal positions starting at `offset` (Vaswani et al.)."""
@@ -22,12 +24,17 @@ class FeedForward(nn.Module):
     def __init__(self, d_model: int, ffn: int, dropout: float) -> None:
         super().__init__()
         self.net = nn.Sequential(
-            nn.Linear(d_model, ffn), nn.GELU(), nn.Dropout(dropout), nn.Linear(ffn, d_model)
+            nn.Linear(d_model, ffn), nn.GELU(), Dropout(dropout), nn.Linear(ffn, d_model)
         )
 
     def forward(self, x: Tensor) -> Tensor:  # (B, T, D) -> (B, T, D)
         return self.net(x)
 
+
+# On the CPU the front-end runs a few utterances at a time so that the first convolution's output (about this
+# many floats, ~6 MB) is still in cache when the next one reads it: 2-3x faster than the whole batch at once
+# (B 32 x 1000 frames, 64 channels, inference: 409 -> 146 ms; B 16 x 300, training: 114 -> 66 ms; 2 threads).
+CPU_CHUNK_ELEMENTS = 1_500_000
 
 # (kernel, stride) of each Conv2d layer for each subsampling factor, as in ESPnet's Conv2dSubsampling{,6,8}.
 SUBSAMPLING_LAYERS = {4: [(3, 2), (3, 2)], 6: [(3, 2), (5, 3)], 8: [(3, 2), (3, 2), (3, 2)]}
@@ -51,6 +58,7 @@ class ConvSubsampling(nn.Module):
             convs += [nn.Conv2d(c_in, channels, k, s), nn.ReLU()]
             f, c_in = (f - k) // s + 1, channels
         self.conv = nn.Sequential(*convs)
+        self.channels = channels
         self.proj = nn.Linear(channels * f, d_model)
         self.norm = nn.LayerNorm(d_model)
         self.min_frames = 1  # input frames that give one output frame (the receptive field): 15 for x8
@@ -65,10 +73,20 @@ class ConvSubsampling(nn.Module):
     def forward(self, x: Tensor, lens: Tensor) -> tuple[Tensor, Tensor]:
         if x.shape[1] < self.min_frames:  # a batch of only very short utterances: pad so each gets its one frame
             x = nn.functional.pad(x, (0, 0, 0, self.min_frames - x.shape[1]))
-        x = self.conv(x.unsqueeze(1))  # (B, C, T', F')
+        x = self._convolve(x.unsqueeze(1))  # (B, C, T', F')
         B, C, T, F = x.shape
         x = self.proj(x.transpose(1, 2).reshape(B, T, C * F))  # (B, T', D)
         return self.norm(x), self.output_lengths(lens)
+
+
+    def _convolve(self, x: Tensor) -> Tensor:
+        """(B, 1, T, F) -> (B, C, T', F'); on the CPU in chunks of utterances (see CPU_CHUNK_ELEMENTS)."""
+        (k, s), (B, _, T, F) = self.layers[0], x.shape
+        per_utterance = self.channels * ((T - k) // s + 1) * ((F - k) // s + 1)
+        n = max(1, CPU_CHUNK_ELEMENTS // per_utterance)
+        if x.device.type != "cpu" or n >= B:
+            return self.conv(x)
+        return torch.cat([self.conv(chunk) for chunk in x.split(n)])
 
 
 class ConvModule(nn.Module):
@@ -84,11 +102,19 @@ class ConvModule(nn.Module):
         self.dw = nn.Conv1d(d_model, d_model, kernel, padding=kernel // 2, groups=d_model)
         self.norm = nn.LayerNorm(d_model)
         self.pw2 = nn.Conv1d(d_model, d_model, 1)
-        self.drop = nn.Dropout(dropout)
+        self.drop = Dropout(dropout)
 
     def forward(self, x: Tensor, valid: Tensor) -> Tensor:  # (B, T', D), (B, T') -> (B, T', D)
-        x = x.masked_fill(~valid[..., None], 0.0).transpose(1, 2)  # (B, D, T')
-        x = nn.functional.glu(self.pw1(x), dim=1)  # (B, D, T')
-        x = self.dw(x.masked_fill(~valid[:, None, :], 0.0))
-        x = nn.functional.silu(self.norm(x.transpose(1, 2))).transpose(1, 2)
-        return self.drop(self.pw2(x).transpose(1, 2))  # (B, T', D)
+        # Channels stay last throughout: the pointwise convs are matmuls, and the depthwise conv runs as a
+        # channels-last Conv2d, since (B, T', D) is (B, D, 1, T') in NHWC without a copy (1.7x faster on the CPU
+        # than Conv1d on (B, D, T'), same parameters).
+        pad = ~valid[..., None]  # (B, T', 1)
+        x = nn.functional.linear(x.masked_fill(pad, 0.0), self.pw1.weight.squeeze(-1), self.pw1.bias)  # (B, T', 2D)
+        x = nn.functional.glu(x, dim=-1).masked_fill(pad, 0.0)  # (B, T', D)
+        k = self.dw.kernel_size[0]
+        x = nn.functional.conv2d(
+            x.transpose(1, 2).unsqueeze(2), self.dw.weight.unsqueeze(2), self.dw.bias, padding=(0, k // 2),
+            groups=self.dw.groups,
+        ).squeeze(2).transpose(1, 2)  # (B, D, 1, T') channels-last -> (B, T', D)
+        x = nn.functional.silu(self.norm(x))
+        return self.drop(nn.functional.linear(x, self.pw2.weight.squeeze(-1), self.pw2.bias))  # (B, T', D)

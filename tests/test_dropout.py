@@ -1,0 +1,57 @@
+"""The CPU dropout: keep rate, exact expectation, gradients through the same mask, seeding, and no position bias."""
+
+import pytest
+import torch
+
+from asr.model.dropout import Dropout, dropout, keep_mask
+
+
+@pytest.mark.parametrize("p", [0.1, 0.3, 0.5])
+def test_keep_rate_matches_p_in_every_word_position(p):
+    torch.manual_seed(0)
+    keep, scale = keep_mask(torch.Size([4_000_000]), p)
+    k = round(p * 32768)
+    assert scale == pytest.approx(32768 / (32768 - k))
+    rate = keep.float().view(-1, 4).mean(0)  # each of the four 16-bit words of a draw
+    # 1M samples per position: the standard error is ~0.0005, so 0.003 is six of them.
+    torch.testing.assert_close(rate, torch.full((4,), 1 - k / 32768), atol=3e-3, rtol=0)
+
+
+def test_masks_are_independent_of_neighbours():
+    torch.manual_seed(1)
+    keep, _ = keep_mask(torch.Size([2_000_000]), 0.5)
+    a, b = keep[:-1].float(), keep[1:].float()
+    corr = ((a - a.mean()) * (b - b.mean())).mean() / (a.std() * b.std())
+    assert abs(float(corr)) < 5e-3
+
+
+def test_expected_output_equals_input_and_grad_uses_the_same_mask():
+    torch.manual_seed(2)
+    x = torch.randn(64, 50, 300, requires_grad=True)
+    y = dropout(x, 0.1, training=True)
+    dropped = y == 0
+    assert 0.09 < dropped.float().mean() < 0.11
+    kept = ~dropped
+    torch.testing.assert_close(y[kept], x[kept] * (32768 / (32768 - 3277)))
+    y.backward(torch.ones_like(y))
+    assert bool((x.grad[dropped] == 0).all())
+    torch.testing.assert_close(x.grad[kept], torch.full_like(x.grad[kept], 32768 / (32768 - 3277)))
+    # the mean over many elements is unbiased
+    ones = torch.ones(2_000_000)
+    assert float(dropout(ones, 0.3, True).mean()) == pytest.approx(1.0, abs=3e-3)
+
+
+def test_seeded_like_torch_and_identity_in_eval():
+    layer = Dropout(0.2)
+    x = torch.randn(8, 100)
+    torch.manual_seed(3)
+    a = layer(x)
+    torch.manual_seed(3)
+    b = layer(x)
+    assert torch.equal(a, b)
+    assert not torch.equal(a, layer(x))  # the generator moved on
+    layer.eval()
+    assert layer(x) is x
+    assert Dropout(0.0).train()(x) is x
+    with pytest.raises(ValueError):
+        Dropout(1.5)

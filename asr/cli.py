@@ -15,6 +15,7 @@ import argparse
 import importlib
 import sys
 
+from asr.allocator import keep_freed_memory
 from asr.errors import UserError
 
 # name -> (module under asr.commands, one-line help). Lightning's own CLI handles fit/validate/test.
@@ -60,6 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    keep_freed_memory()  # a process-wide allocator setting: the command, not the library, decides it
     available = _available()
     if argv and argv[0] in PASSTHROUGH and argv[0] in available:
         module = importlib.import_module(f"asr.commands.{available[argv[0]][0]}")

@@ -31,6 +31,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # asr from this checkout
 
+from asr.allocator import keep_freed_memory  # noqa: E402
 from asr.bench import decode as asr_decode  # noqa: E402
 from asr.bench import train_step as asr_train  # noqa: E402
 from asr.bench.common import Timings, emit, model_config, setup  # noqa: E402
@@ -160,6 +161,7 @@ def main() -> int:
         action.add_argument("--compare", action="store_true", help="time asr too, alternating, in this process")
         action.add_argument("--rounds", type=int, default=1, help="alternating rounds with --compare (default 1)")
     args = parser.parse_args()
+    keep_freed_memory()  # as the `asr` command does; process-wide, so SpeechBrain runs with it too
     device = setup(args)
     if args.bench == "train-step":
         builders = {"speechbrain": speechbrain_train_step, "asr": asr_train.prepare}

@@ -21,6 +21,7 @@ from typing import Callable
 import torch
 import yaml
 
+from asr.allocator import keeping_freed_memory
 from asr.bench.args import CONF_DIR, MODEL_FLAGS
 from asr.errors import UserError
 from asr.model import ModelConfig
@@ -123,6 +124,7 @@ def base_record(args: argparse.Namespace, kind: str, device: torch.device, impl:
     rec["cpus"] = os.cpu_count()
     # Other processes skew CPU timings (two threads suffer most): the record says how busy the machine was.
     rec["load_avg_1m"] = round(os.getloadavg()[0], 2)
+    rec["keep_freed_memory"] = keeping_freed_memory()  # glibc malloc keeps freed memory (asr/allocator.py)
     return rec
 
 

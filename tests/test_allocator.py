@@ -13,7 +13,7 @@ import resource, sys, torch
 from asr.allocator import keep_freed_memory
 on = sys.argv[1] == "on" and keep_freed_memory()
 torch.set_num_threads(1)
-for _ in range(3):  # warm up
+for _ in range(10):  # warm up: the heap settles
     torch.ones(8 << 20)
 before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
 for _ in range(20):
@@ -33,8 +33,8 @@ def test_freed_memory_is_reused_instead_of_faulted_in_again():
     on, kept = _faults("on")
     assert on
     _, default = _faults("off")
-    # 20 x 32 MiB of fresh pages is ~160,000 faults with glibc's defaults; reused memory ~10x fewer.
-    assert default > 50_000 and kept < default / 5, (default, kept)
+    # 20 x 32 MiB of fresh pages: ~160,000 faults with glibc's defaults; none once the heap has settled.
+    assert default > 50_000 and kept < default / 20, (default, kept)
 
 
 def test_can_be_turned_off(monkeypatch):

@@ -24,7 +24,8 @@ import torch
 
 from asr.audio import ArraySource, AudioSource, open_audio
 from asr.decoding import DecodeOptions, beam_search, ctc_greedy, greedy_search
-from asr.decoding.options import repeating
+from asr.decoding.options import Hypothesis, normalised, repeating
+from asr.decoding.rescore import joint_log_prob
 from asr.errors import UserError
 from asr.longform import HOP_S, Segment, SegmentOptions, find_segments, frame_energies, speech_threshold
 from asr.model.asr_model import ASRModel
@@ -222,8 +223,23 @@ class Model:
         if d.beam == 1 and d.ctc_weight == 0:
             hyps = greedy_search(self.net, enc, enc_lens, d)
         else:
-            hyps = [h[0].tokens for h in beam_search(self.net, enc, enc_lens, d)]
+            nbest = beam_search(self.net, enc, enc_lens, d)
+            hyps = [h[0].tokens for h in nbest]
+            if 0 < d.ctc_weight < 1:
+                hyps = self._search_error_check(nbest, ctc_best, enc, enc_lens, log_probs, d)
         return [self._loop_check(h, c, d, opts.ctc_length_tolerance) for h, c in zip(hyps, ctc_best)]
+
+    def _search_error_check(self, nbest: list[list[Hypothesis]], ctc_best: list[list[int]], enc: torch.Tensor,
+                            enc_lens: torch.Tensor, log_probs: torch.Tensor, d: DecodeOptions) -> list[list[int]]:
+        """The beam keeps `beam` prefixes; on input far from its training data the attention decoder can push the
+        right prefix out early, and the search ends on a path the joint objective itself scores lower than CTC's
+        best path (13 s of digits: -79.5 against -74.3, WER 30-54% against 3-10%). So CTC's best path is scored
+        with the same objective and wins where it scores higher: a search-error guard that never picks a worse
+        hypothesis under the objective."""
+        ctc_scores = normalised(joint_log_prob(self.net, enc, enc_lens, log_probs, ctc_best, d.ctc_weight),
+                                torch.tensor([len(c) for c in ctc_best], device=enc.device), d.length_alpha)
+        return [c if float(s) > h[0].score + 1e-4 else h[0].tokens
+                for h, c, s in zip(nbest, ctc_best, ctc_scores)]
 
     @staticmethod
     def _loop_check(hyp: list[int], ctc_best: list[int], d: DecodeOptions, tolerance: float) -> list[int]:

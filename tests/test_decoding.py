@@ -196,3 +196,48 @@ def test_decode_from_waveforms_and_option_errors():
     assert len(decode(model, wave, lens, DecodeOptions(beam=3))) == 2
     with pytest.raises(UserError, match="ctc_weight"):
         DecodeOptions(ctc_weight=1.5)
+
+
+def test_joint_log_prob_of_given_sequences_equals_the_beams_scores():
+    """The rescorer the search-error guard uses must score a sequence exactly as the search does (batched, with
+    padding in both the encoder states and the token sequences)."""
+    from asr.decoding.rescore import joint_log_prob
+
+    model, enc = _model(), _enc()
+    for w in (0.3, 0.0, 1.0):
+        nbest = beam_search(model, enc, ENC_LENS, DecodeOptions(beam=3, ctc_weight=w))
+        for rank in range(3):
+            seqs = [hyps[min(rank, len(hyps) - 1)].tokens for hyps in nbest]
+            got = joint_log_prob(model, enc, ENC_LENS, model.ctc_log_probs(enc), seqs, w)
+            want = [hyps[min(rank, len(hyps) - 1)].log_prob for hyps in nbest]
+            np.testing.assert_allclose(got.numpy(), want, atol=1e-3)
+
+
+def test_length_penalty_is_a_raw_sum_with_ctc_and_a_mean_without():
+    assert DecodeOptions(ctc_weight=0.3).length_alpha == 0.0
+    assert DecodeOptions(ctc_weight=0.0).length_alpha == 1.0
+    assert DecodeOptions(ctc_weight=0.3, length_penalty=0.5).length_alpha == 0.5
+    with pytest.raises(UserError):
+        DecodeOptions(length_penalty=-1.0)
+
+
+def test_search_error_guard_takes_the_ctc_path_only_when_the_objective_prefers_it():
+    from asr.api import Model
+    from asr.decoding.options import Hypothesis
+    from asr.decoding.rescore import joint_log_prob
+
+    model, enc = _model(), _enc()
+    logp = model.ctc_log_probs(enc)
+    ctc_best = ctc_greedy(logp, ENC_LENS)
+    opts = DecodeOptions(beam=3, ctc_weight=0.3)
+    ctc_scores = joint_log_prob(model, enc, ENC_LENS, logp, ctc_best, 0.3).tolist()
+    worse = [[Hypothesis([5, 5], s - 1.0, s - 1.0, [])] for s in ctc_scores]  # alpha is 0: score = log_prob
+    better = [[Hypothesis([6], s + 1.0, s + 1.0, [])] for s in ctc_scores]
+    guard = Model._search_error_check
+    assert guard(model_stub(model), worse, ctc_best, enc, ENC_LENS, logp, opts) == ctc_best
+    assert guard(model_stub(model), better, ctc_best, enc, ENC_LENS, logp, opts) == [[6]] * 3
+
+
+def model_stub(net: ASRModel):
+    """Just enough of `asr.api.Model` for the guard: its network."""
+    return type("Stub", (), {"net": net})()

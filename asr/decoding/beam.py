@@ -34,7 +34,7 @@ def beam_search(model: ASRModel, enc: Tensor, enc_lens: Tensor, opts: DecodeOpti
     B, V, K = enc.shape[0], model.cfg.vocab_size, opts.beam
     weights = {"decoder": 1.0 - opts.ctc_weight, "ctc": opts.ctc_weight}
     limits = length_limits(enc_lens, opts)
-    alpha = opts.length_penalty
+    alpha = opts.length_alpha
 
     utt = torch.arange(B, device=enc.device)  # (N,) utterance of each row; one row per utterance at first
     cache = model.decoder.init_cache(enc, enc_lens) if weights["decoder"] > 0 else None

@@ -25,8 +25,10 @@ class DecodeOptions:
     ctc_weight: float = 0.3
     # alpha: ended hypotheses are ranked by score / (tokens + 1) ** alpha, the +1 being <eos>. 0 = raw sum,
     # which favours short outputs; 1 = mean per token. Running hypotheses all have the same length (lock-step),
-    # so only the ranking of ended ones of different lengths depends on it.
-    length_penalty: float = 1.0
+    # so only the ranking of ended ones of different lengths depends on it. None: 0 when CTC is in the score
+    # (its full-sequence probability already punishes a missing or an extra word, as in ESPnet, while a mean
+    # per token rewards a lost decoder's extra words), 1 for attention alone (Whisper's mean).
+    length_penalty: float | None = None
     # At most ceil(ratio * T') tokens (at least 1) per utterance: CTC can't place more labels than frames,
     # and a looping decoder must stop somewhere tied to the input.
     max_len_ratio: float = 1.0
@@ -47,11 +49,19 @@ class DecodeOptions:
     # whatever the encoder length; min_len, max_len_ratio and the repetition guard are then ignored.
     suppress_eos_until: int | None = None
 
+    @property
+    def length_alpha(self) -> float:
+        """The length penalty in use (see `length_penalty`)."""
+        if self.length_penalty is not None:
+            return self.length_penalty
+        return 0.0 if self.ctc_weight > 0 else 1.0
+
     def __post_init__(self) -> None:
         checks = [
             (self.beam >= 1, f"beam must be >= 1, got {self.beam}; use 1 for greedy decoding"),
             (0.0 <= self.ctc_weight <= 1.0, f"ctc_weight must be in [0, 1], got {self.ctc_weight}"),
-            (self.length_penalty >= 0, f"length_penalty must be >= 0, got {self.length_penalty}"),
+            (self.length_penalty is None or self.length_penalty >= 0,
+             f"length_penalty must be >= 0, got {self.length_penalty}"),
             (self.max_len_ratio > 0, f"max_len_ratio must be > 0, got {self.max_len_ratio}"),
             (self.min_len >= 0, f"min_len must be >= 0, got {self.min_len}"),
             (self.max_repeats == 0 or self.max_repeats >= 2,
@@ -70,7 +80,7 @@ class DecodeOptions:
 @dataclass(frozen=True)
 class Hypothesis:
     tokens: list[int]  # token ids, without <sos>/<eos>
-    score: float  # log_prob / (len(tokens) + 1) ** length_penalty: what n-best lists are sorted by
+    score: float  # log_prob / (len(tokens) + 1) ** DecodeOptions.length_alpha: what n-best lists are sorted by
     log_prob: float  # joint log-score of tokens + <eos>
     token_log_probs: list[float]  # joint log-score gained by each token (for confidences); <eos> excluded
     scores: dict[str, float] = field(default_factory=dict)  # unweighted total per scorer: "decoder", "ctc"

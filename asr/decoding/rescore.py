@@ -1,0 +1,34 @@
+"""Score given token sequences with the joint CTC/attention objective the beam search maximises.
+
+log P(y) = (1 - w) * log P_att(y, <eos> | x) + w * log P_ctc(y | x): the attention term by one teacher-forced
+decoder pass, the CTC term summed over all alignments (`F.ctc_loss`), the same two numbers the beam search
+accumulates step by step (`Hypothesis.log_prob`).
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import Tensor
+
+from asr.model.asr_model import IGNORE, ASRModel, decoder_io, pad_targets
+from asr.tokenizer import BLANK
+
+
+@torch.no_grad()
+def joint_log_prob(
+    model: ASRModel, enc: Tensor, enc_lens: Tensor, ctc_log_probs: Tensor, seqs: list[list[int]], ctc_weight: float
+) -> Tensor:
+    """enc (B, T', D), enc_lens (B,), ctc_log_probs (B, T', V), one token sequence per utterance -> (B,)."""
+    y, y_lens = pad_targets(seqs, enc.device)  # (B, U) padded with IGNORE
+    total = enc.new_zeros(len(seqs), dtype=torch.float32)
+    if ctc_weight < 1:
+        ys_in, ys_out = decoder_io(y, y_lens)  # (B, U+1) each
+        logits, _ = model.decoder(ys_in, enc, enc_lens)  # (B, U+1, V)
+        logp = torch.log_softmax(logits.float(), dim=-1).gather(-1, ys_out.clamp(min=0)[..., None])[..., 0]
+        total += (1 - ctc_weight) * logp.masked_fill(ys_out == IGNORE, 0.0).sum(dim=1)
+    if ctc_weight > 0:
+        nll = F.ctc_loss(ctc_log_probs.transpose(0, 1).float(), y.clamp(min=0), enc_lens, y_lens, blank=BLANK,
+                         reduction="none", zero_infinity=False)  # (B,); inf where CTC can't place y at all
+        total -= ctc_weight * nll
+    return total

@@ -47,7 +47,7 @@ def model_config(args: argparse.Namespace) -> ModelConfig:
 
 def setup(args: argparse.Namespace) -> torch.device:
     """Apply --threads and --device and check the numeric flags a user can get wrong."""
-    for name in ("steps", "threads"):
+    for name in ("steps", "threads", "batch", "frames", "tokens", "matmul"):  # those this benchmark has
         if getattr(args, name, 1) < 1:
             raise UserError(f"--{name} must be at least 1")
     if getattr(args, "warmup", 0) < 0:

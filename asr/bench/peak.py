@@ -11,7 +11,6 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from asr.bench.common import autocast, base_record, time_runs, model_config, setup
-from asr.errors import UserError
 from asr.model import ASRModel
 
 
@@ -24,8 +23,6 @@ def matmul_gflops(n: int, steps: int, warmup: int, device: torch.device) -> floa
 
 def run(args: argparse.Namespace) -> dict:
     device = setup(args)
-    if min(args.batch, args.frames, args.matmul) < 1:
-        raise UserError("--batch, --frames and --matmul must be at least 1")
     cfg = model_config(args)
     torch.manual_seed(0)
     encoder = ASRModel(cfg).encoder.to(device).eval()

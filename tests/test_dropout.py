@@ -53,5 +53,8 @@ def test_seeded_like_torch_and_identity_in_eval():
     layer.eval()
     assert layer(x) is x
     assert Dropout(0.0).train()(x) is x
+    assert bool((Dropout(1.0).train()(x) == 0).all())
+    big = torch.ones(100_000)
+    assert float((Dropout(0.99999).train()(big) == 0).float().mean()) > 0.999  # rounds to 1: no division by 0
     with pytest.raises(ValueError):
         Dropout(1.5)

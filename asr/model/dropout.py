@@ -44,8 +44,8 @@ def dropout(x: Tensor, p: float, training: bool) -> Tensor:
     """
     if not training or p == 0.0:
         return x
-    if x.device.type != "cpu" or p >= 1.0 or sys.byteorder != "little":  # the word layout above is little-endian
-        return F.dropout(x, p, training)
+    if x.device.type != "cpu" or round(p * _RANGE) >= _RANGE or sys.byteorder != "little":  # little-endian words
+        return F.dropout(x, p, training)  # p that rounds to 1 drops everything, as F.dropout does
     keep, scale = keep_mask(x.shape, p)
     return x * torch.where(keep, scale, 0.0).to(x.dtype)
 

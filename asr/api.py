@@ -25,7 +25,7 @@ import torch
 from asr.audio import ArraySource, AudioSource, open_audio
 from asr.decoding import DecodeOptions, beam_search, ctc_greedy, greedy_search
 from asr.decoding.options import Hypothesis, normalised, repeating
-from asr.decoding.rescore import joint_log_prob
+from asr.decoding.rescore import attention_rescoring, joint_log_prob
 from asr.errors import UserError
 from asr.longform import HOP_S, Segment, SegmentOptions, find_segments, frame_energies, speech_threshold
 from asr.model.asr_model import ASRModel
@@ -34,11 +34,18 @@ from asr.timestamps import FrameClock, Word, align_words
 from asr.tokenizer import Tokenizer
 
 
+SEARCHES = ("joint", "rescore")
+
+
 @dataclass(frozen=True)
 class TranscribeOptions:
     # Search: beam 1 with ctc_weight 0 is greedy attention; ctc_weight 1 with beam 1 is CTC best path.
     beam: int = 4
     ctc_weight: float = 0.3
+    # "joint": beam search on the joint CTC/attention score. "rescore": CTC prefix beam search, then the joint
+    # score picks among its `beam` best (WeNet's attention rescoring): as accurate on short segments, far more
+    # robust where the decoder gets lost (13 s of digits from a model trained on 1-4 s: 3-13% WER against 3-59%).
+    search: str = "joint"
     # Segments decoded together; memory is about batch_size x max_segment_s of audio.
     batch_size: int = 16
     word_timestamps: bool = True
@@ -46,6 +53,10 @@ class TranscribeOptions:
     # Loop check: an attention (or joint) hypothesis that the repetition guard had to stop, or whose length is
     # off the CTC best path's by more than this fraction (and 2 tokens), is replaced by the CTC best path.
     ctc_length_tolerance: float = 0.25
+
+    def __post_init__(self) -> None:
+        if self.search not in SEARCHES:
+            raise UserError(f"search must be one of {', '.join(SEARCHES)}, got {self.search!r}")
 
     def decode_options(self) -> DecodeOptions:
         return DecodeOptions(beam=self.beam, ctc_weight=self.ctc_weight)
@@ -125,8 +136,8 @@ class Model:
     ) -> Transcript:
         """A file path, or a waveform (S,) / (C, S) at `sample_rate` (default: the model's rate).
 
-        Keyword options are the fields of `TranscribeOptions` (beam, ctc_weight, batch_size, word_timestamps,
-        segments=SegmentOptions(...)). Raises UserError when the file can't be read."""
+        Keyword options are the fields of `TranscribeOptions` (beam, ctc_weight, search, batch_size,
+        word_timestamps, segments=SegmentOptions(...)). Raises UserError when the file can't be read."""
         opts = TranscribeOptions(**options)
         if isinstance(audio, (str, Path)):
             item: tuple[str, Opener] = (str(audio), lambda: open_audio(audio))
@@ -220,6 +231,8 @@ class Model:
         ctc_best = ctc_greedy(log_probs, enc_lens)
         if d.ctc_weight == 1 and d.beam == 1:
             return ctc_best
+        if opts.search == "rescore" and d.beam > 1:
+            return attention_rescoring(self.net, enc, enc_lens, log_probs, d.beam, d.ctc_weight)
         if d.beam == 1 and d.ctc_weight == 0:
             hyps = greedy_search(self.net, enc, enc_lens, d)
         else:

@@ -241,3 +241,27 @@ def test_search_error_guard_takes_the_ctc_path_only_when_the_objective_prefers_i
 def model_stub(net: ASRModel):
     """Just enough of `asr.api.Model` for the guard: its network."""
     return type("Stub", (), {"net": net})()
+
+
+def test_attention_rescoring_picks_the_ctc_hypothesis_the_joint_score_prefers():
+    from asr.decoding.rescore import attention_rescoring, joint_log_prob
+
+    model, enc = _model(), _enc()
+    logp = model.ctc_log_probs(enc)
+    nbest = beam_search(model, enc, ENC_LENS, DecodeOptions(beam=4, ctc_weight=1.0))
+    got = attention_rescoring(model, enc, ENC_LENS, logp, beam=4, ctc_weight=0.3)
+    for b, hyps in enumerate(nbest):
+        n = int(ENC_LENS[b])
+        scores = [float(joint_log_prob(model, enc[b : b + 1, :n], ENC_LENS[b : b + 1], logp[b : b + 1, :n],
+                                       [h.tokens], 0.3)[0]) for h in hyps]
+        assert got[b] == hyps[int(np.argmax(scores))].tokens
+    assert got != [h[0].tokens for h in nbest]  # here the decoder overrules CTC's ranking for some utterances
+    # with CTC alone the first CTC hypothesis wins
+    assert attention_rescoring(model, enc, ENC_LENS, logp, beam=4, ctc_weight=1.0) == [h[0].tokens for h in nbest]
+
+
+def test_transcribe_options_reject_an_unknown_search():
+    from asr.api import TranscribeOptions
+
+    with pytest.raises(UserError):
+        TranscribeOptions(search="greedy")

@@ -27,6 +27,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--beam", type=int, default=4, help="beam size; 1 = greedy (default 4)")
     parser.add_argument("--ctc-weight", type=float, default=0.3,
                         help="weight of CTC prefix scores in the joint search, 0-1 (default 0.3)")
+    parser.add_argument("--search", default="joint", choices=("joint", "rescore"),
+                        help="joint: beam search on the joint CTC/attention score (default); rescore: CTC prefix "
+                             "beam search, then the joint score picks among its --beam best (robust on long "
+                             "segments)")
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="default cpu")
     parser.add_argument("--max-segment", type=float, default=20.0,
                         help="longest segment in seconds; longer speech is cut at its quietest point (default 20)")
@@ -57,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("no audio to transcribe; pass files, folders or globs that exist")
     model = load_model(args.model, args.device)
     opts = TranscribeOptions(
-        beam=args.beam, ctc_weight=args.ctc_weight, batch_size=args.batch_size,
+        beam=args.beam, ctc_weight=args.ctc_weight, search=args.search, batch_size=args.batch_size,
         word_timestamps=not args.no_word_timestamps,
         segments=SegmentOptions(max_segment_s=args.max_segment, vad=not args.no_vad),
     )

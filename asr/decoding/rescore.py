@@ -11,6 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor
 
+from asr.decoding.beam import beam_search
+from asr.decoding.options import DecodeOptions
 from asr.model.asr_model import IGNORE, ASRModel, decoder_io, pad_targets
 from asr.tokenizer import BLANK
 
@@ -42,9 +44,6 @@ def attention_rescoring(
     joint objective above picks among them. Only CTC-plausible paths compete, so a decoder that loses its place
     on long input cannot insert or repeat; on short input it matched the joint search (measured in
     docs/performance.md). enc (B, T', D) -> token ids per utterance."""
-    from asr.decoding.beam import beam_search  # beam imports this module's neighbours; keep the import local
-    from asr.decoding.options import DecodeOptions
-
     nbest = beam_search(model, enc, enc_lens, DecodeOptions(beam=beam, ctc_weight=1.0))
     ranks = max(len(h) for h in nbest)
     pick = lambda hyps, r: hyps[min(r, len(hyps) - 1)].tokens  # noqa: E731  (short lists repeat their last)

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from asr.audio import ArraySource, AudioSource, open_audio
+from asr.commands import SEARCHES  # the torch-free list the command line offers
 from asr.decoding import DecodeOptions, beam_search, ctc_greedy, greedy_search
 from asr.decoding.options import Hypothesis, normalised, repeating
 from asr.decoding.rescore import attention_rescoring, joint_log_prob
@@ -32,9 +33,6 @@ from asr.model.asr_model import ASRModel
 from asr.model.io import load_model_file
 from asr.timestamps import FrameClock, Word, align_words
 from asr.tokenizer import Tokenizer
-
-
-SEARCHES = ("joint", "rescore")
 
 
 @dataclass(frozen=True)
@@ -228,11 +226,11 @@ class Model:
     def _search(self, enc: torch.Tensor, enc_lens: torch.Tensor, log_probs: torch.Tensor,
                 opts: TranscribeOptions) -> list[list[int]]:
         d = opts.decode_options()
+        if opts.search == "rescore" and d.beam > 1:
+            return attention_rescoring(self.net, enc, enc_lens, log_probs, d.beam, d.ctc_weight)
         ctc_best = ctc_greedy(log_probs, enc_lens)
         if d.ctc_weight == 1 and d.beam == 1:
             return ctc_best
-        if opts.search == "rescore" and d.beam > 1:
-            return attention_rescoring(self.net, enc, enc_lens, log_probs, d.beam, d.ctc_weight)
         if d.beam == 1 and d.ctc_weight == 0:
             hyps = greedy_search(self.net, enc, enc_lens, d)
         else:

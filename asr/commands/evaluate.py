@@ -15,6 +15,8 @@ import json
 import sys
 from pathlib import Path
 
+from asr.commands import add_search_argument
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="model file from `asr export`")
@@ -26,10 +28,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--batch-size", type=int, default=16, help="utterances decoded together (default 16)")
     parser.add_argument("--beam", type=int, default=4, help="beam size; 1 = greedy (default 4)")
     parser.add_argument("--ctc-weight", type=float, default=0.3, help="CTC weight in the joint search (default 0.3)")
-    parser.add_argument("--search", default="joint", choices=("joint", "rescore"),
-                        help="joint: beam search on the joint CTC/attention score (default); rescore: CTC prefix "
-                             "beam search, then the joint score picks among its --beam best (robust on long "
-                             "segments)")
+    add_search_argument(parser)
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="default cpu")
 
 
@@ -42,8 +41,8 @@ def run(args: argparse.Namespace) -> int:
 
     cuts = load_cuts(args.manifest)
     model = load_model(args.model, args.device)
-    opts = TranscribeOptions(beam=args.beam, ctc_weight=args.ctc_weight, search=args.search, batch_size=args.batch_size,
-                             word_timestamps=False)
+    opts = TranscribeOptions(beam=args.beam, ctc_weight=args.ctc_weight, search=args.search,
+                             batch_size=args.batch_size, word_timestamps=False)
     total = round(sum(c.duration for c in cuts), 1)
     with tqdm(total=total, unit="s", desc="audio", file=sys.stderr, disable=None, dynamic_ncols=True) as bar:
         ev = evaluate(model, cuts, opts, on_audio=lambda s: bar.update(round(s, 1)),

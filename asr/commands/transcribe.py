@@ -15,6 +15,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from asr.commands import add_search_argument
+
 FORMAT_CHOICES = ("txt", "json", "srt", "vtt", "tsv", "all")
 
 
@@ -27,10 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--beam", type=int, default=4, help="beam size; 1 = greedy (default 4)")
     parser.add_argument("--ctc-weight", type=float, default=0.3,
                         help="weight of CTC prefix scores in the joint search, 0-1 (default 0.3)")
-    parser.add_argument("--search", default="joint", choices=("joint", "rescore"),
-                        help="joint: beam search on the joint CTC/attention score (default); rescore: CTC prefix "
-                             "beam search, then the joint score picks among its --beam best (robust on long "
-                             "segments)")
+    add_search_argument(parser)
     parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="default cpu")
     parser.add_argument("--max-segment", type=float, default=20.0,
                         help="longest segment in seconds; longer speech is cut at its quietest point (default 20)")

@@ -78,7 +78,6 @@ class ConvSubsampling(nn.Module):
         x = self.proj(x.transpose(1, 2).reshape(B, T, C * F))  # (B, T', D)
         return self.norm(x), self.output_lengths(lens)
 
-
     def _convolve(self, x: Tensor) -> Tensor:
         """(B, 1, T, F) -> (B, C, T', F'); on the CPU in chunks of utterances (see CPU_CHUNK_ELEMENTS)."""
         (k, s), (B, _, T, F) = self.layers[0], x.shape

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from asr.audio import ArraySource, AudioSource, open_audio
-from asr.commands import SEARCHES  # the torch-free list the command line offers
+from asr.commands import PRECISIONS, SEARCHES  # the torch-free lists the command line offers
 from asr.decoding import DecodeOptions, beam_search, ctc_greedy, greedy_search
 from asr.decoding.options import Hypothesis, normalised, repeating
 from asr.decoding.rescore import attention_rescoring, joint_log_prob
@@ -51,10 +51,15 @@ class TranscribeOptions:
     # Loop check: an attention (or joint) hypothesis that the repetition guard had to stop, or whose length is
     # off the CTC best path's by more than this fraction (and 2 tokens), is replaced by the CTC best path.
     ctc_length_tolerance: float = 0.25
+    # "bf16": the network runs under bfloat16 autocast (features, softmaxes and search scores stay fp32): on
+    # CPUs with native bf16 (AVX512-BF16, AMX) the matmuls run ~4x faster; "fp32" everywhere else.
+    precision: str = "fp32"
 
     def __post_init__(self) -> None:
         if self.search not in SEARCHES:
             raise UserError(f"search must be one of {', '.join(SEARCHES)}, got {self.search!r}")
+        if self.precision not in PRECISIONS:
+            raise UserError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
 
     def decode_options(self) -> DecodeOptions:
         return DecodeOptions(beam=self.beam, ctc_weight=self.ctc_weight)
@@ -209,9 +214,10 @@ class Model:
         wave = torch.zeros(len(jobs), int(lens.max()))  # (B, S)
         for b, j in enumerate(jobs):
             wave[b, : len(j.wave)] = torch.from_numpy(j.wave)
-        enc, enc_lens, _ = self.net.encode(wave.to(dev), lens.to(dev))  # (B, T', D), (B,)
-        log_probs = self.net.ctc_log_probs(enc)  # (B, T', V)
-        hyps = self._search(enc, enc_lens, log_probs, opts)
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=opts.precision == "bf16"):
+            enc, enc_lens, _ = self.net.encode(wave.to(dev), lens.to(dev))  # (B, T', D), (B,)
+            log_probs = self.net.ctc_log_probs(enc)  # (B, T', V) fp32
+            hyps = self._search(enc, enc_lens, log_probs, opts)
         for b, (j, tokens) in enumerate(zip(jobs, hyps)):
             words = []
             if opts.word_timestamps and tokens:

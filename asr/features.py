@@ -50,12 +50,12 @@ class LogMel(nn.Module):
             n_mels=cfg.n_mels, center=False, power=2.0,
         )
 
-    @torch.autocast("cuda", enabled=False)  # the FFT and log need fp32
     def forward(self, wave: Tensor, lens: Tensor) -> tuple[Tensor, Tensor]:
         win, _ = _win_hop(self.cfg)
         if wave.shape[1] < win:  # shorter than one window: pad so the STFT runs; lengths say 0 frames
             wave = nn.functional.pad(wave, (0, win - wave.shape[1]))
-        spec = self.mel(wave.float())  # (B, F, T)
+        with torch.autocast(wave.device.type, enabled=False):  # under bf16 autocast too: the mel matmul in fp32
+            spec = self.mel(wave.float())  # (B, F, T)
         feats = torch.log(spec + 1e-6).transpose(1, 2)  # (B, T, F)
         return feats, num_frames(lens, self.cfg)
 

@@ -103,6 +103,26 @@ def test_attention_weights_shape_and_rows():
     torch.testing.assert_close(out, fast, atol=1e-5, rtol=1e-4)
 
 
+def test_bf16_attention_on_the_cpu_matches_fp32_and_ignores_padding():
+    """Under bf16 autocast on the CPU attention takes the explicit path (faster there than the fused kernel):
+    same result as fp32 to bf16 precision, padded keys still unseen, gradients reach every projection."""
+    torch.manual_seed(0)
+    attn = MultiHeadAttention(64, 4)
+    x, src = torch.randn(3, 5, 64), torch.randn(3, 9, 64)
+    mask = key_padding_mask(torch.tensor([9, 4, 6]), 9)
+    ref, _, _ = attn(x, source=src, mask=mask)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        out, _, _ = attn(x, source=src, mask=mask)
+        src2 = src.clone()
+        src2[1, 4:] = 100.0  # change only utterance 1's padded frames
+        out2, _, _ = attn(x, source=src2, mask=mask)
+    assert out.dtype == torch.bfloat16
+    torch.testing.assert_close(out.float(), ref, atol=3e-2, rtol=3e-2)
+    assert torch.equal(out[1], out2[1])
+    out.float().sum().backward()
+    assert all(p.grad is not None and p.grad.abs().sum() > 0 for p in attn.parameters())
+
+
 def test_model_returns_attention_for_pictures(tiny_cfg):
     model = _model(tiny_cfg)
     wave, lens = torch.randn(2, 16000), torch.tensor([16000, 8000])
@@ -192,3 +212,17 @@ def test_conv_module_channels_last_equals_conv1d_reference():
         h = torch.nn.functional.silu(m.norm(m.dw(h).transpose(1, 2))).transpose(1, 2)
         ref = m.pw2(h).transpose(1, 2)  # (B, T', D)
         torch.testing.assert_close(m(x, valid), ref, atol=1e-5, rtol=1e-5)
+
+
+def test_log_mel_stays_fp32_under_bf16_autocast():
+    """Mixed precision (bf16 training, `--precision bf16` decoding) must not round the features: the frontend's
+    mel matmul and log run in fp32 inside autocast, on the CPU as on CUDA."""
+    from asr.features import FrontendConfig, LogMel
+
+    frontend = LogMel(FrontendConfig())
+    wave, lens = torch.randn(2, 16000), torch.tensor([16000, 9000])
+    ref, ref_lens = frontend(wave, lens)
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        feats, feat_lens = frontend(wave, lens)
+    assert feats.dtype == torch.float32
+    assert torch.equal(feats, ref) and torch.equal(feat_lens, ref_lens)

@@ -22,11 +22,13 @@ from trained_model import recognised
 SR = 16_000
 
 
-def test_api_transcribes_held_out_voices(digits_model):
+@pytest.mark.parametrize("precision", ["fp32", "bf16"])
+def test_api_transcribes_held_out_voices(digits_model, precision):
+    """bf16 autocast (the fast CPU path on AVX512-BF16/AMX machines) must recognise as well as fp32."""
     path, heldout = digits_model
     model = asr.load_model(path)
     items = [(str(w), (lambda w=w: ArraySource(sf.read(w, dtype="float32")[0], SR))) for w, _ in heldout]
-    results = dict(model.transcribe_sources(items, TranscribeOptions(word_timestamps=False)))
+    results = dict(model.transcribe_sources(items, TranscribeOptions(word_timestamps=False, precision=precision)))
     hyps = [results[str(w)].text for w, _ in heldout]
     wer = error_report([t for _, t in heldout], hyps).wer
     assert wer < 0.10, list(zip([t for _, t in heldout], hyps))

@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # asr from this ch
 from asr.allocator import keep_freed_memory  # noqa: E402
 from asr.bench import decode as asr_decode  # noqa: E402
 from asr.bench import train_step as asr_train  # noqa: E402
-from asr.bench.common import Timings, emit, model_config, setup  # noqa: E402
+from asr.bench.common import Timings, autocast, emit, model_config, setup  # noqa: E402
 from asr.commands.bench import add_arguments  # noqa: E402
 
 BOS, EOS, PAD = 1, 2, 0  # the recipe's indices (blank = pad = 0)
@@ -84,14 +84,15 @@ def speechbrain_train_step(args: argparse.Namespace, device: torch.device) -> tu
     params = list(modules.parameters())
 
     def step() -> None:
-        src = modules["CNN"](feats)
-        enc_out, pred = modules["Transformer"](src, tokens_bos, wav_lens, pad_idx=PAD)
-        p_ctc = log_softmax(modules["ctc_lin"](enc_out))
-        p_seq = log_softmax(modules["seq_lin"](pred))
-        loss_seq = kldiv_loss(p_seq, tokens_eos, length=tokens_lens, label_smoothing=cfg.label_smoothing,
-                              reduction="batchmean")
-        loss_ctc = ctc_loss(p_ctc, tokens, wav_lens, tokens_lens, blank_index=PAD, reduction="batchmean")
-        loss = cfg.ctc_weight * loss_ctc + (1 - cfg.ctc_weight) * loss_seq
+        with autocast(device, args.dtype):  # as Brain.fit_batch's training_ctx with `--precision bf16`
+            src = modules["CNN"](feats)
+            enc_out, pred = modules["Transformer"](src, tokens_bos, wav_lens, pad_idx=PAD)
+            p_ctc = log_softmax(modules["ctc_lin"](enc_out))
+            p_seq = log_softmax(modules["seq_lin"](pred))
+            loss_seq = kldiv_loss(p_seq, tokens_eos, length=tokens_lens, label_smoothing=cfg.label_smoothing,
+                                  reduction="batchmean")
+            loss_ctc = ctc_loss(p_ctc, tokens, wav_lens, tokens_lens, blank_index=PAD, reduction="batchmean")
+            loss = cfg.ctc_weight * loss_ctc + (1 - cfg.ctc_weight) * loss_seq
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 5.0)
         opt.step()
@@ -132,8 +133,9 @@ def speechbrain_decode(args: argparse.Namespace, device: torch.device) -> tuple[
 
     @torch.no_grad()
     def step() -> None:
-        enc = modules["Transformer"].encode(modules["CNN"](feats), wav_lens)
-        hyps = searcher(enc, wav_lens)[0]
+        with autocast(device, args.dtype):  # as evaluate_batch's eval context with `--eval_precision bf16`
+            enc = modules["Transformer"].encode(modules["CNN"](feats), wav_lens)
+            hyps = searcher(enc, wav_lens)[0]
         assert all(len(h) == args.tokens for h in hyps), [len(h) for h in hyps]
 
     return step, sum(p.numel() for p in modules.parameters())

@@ -42,13 +42,14 @@ def run(args: argparse.Namespace) -> int:
     cuts = load_cuts(args.manifest)
     model = load_model(args.model, args.device)
     opts = TranscribeOptions(beam=args.beam, ctc_weight=args.ctc_weight, search=args.search,
-                             batch_size=args.batch_size, word_timestamps=False)
+                             batch_size=args.batch_size, word_timestamps=False, precision=args.precision)
     total = round(sum(c.duration for c in cuts), 1)
     with tqdm(total=total, unit="s", desc="audio", file=sys.stderr, disable=None, dynamic_ncols=True) as bar:
         ev = evaluate(model, cuts, opts, on_audio=lambda s: bar.update(round(s, 1)),
                       on_error=lambda m: tqdm.write(f"error: {m}", file=sys.stderr))
     r = ev.report
     settings = f"beam_{args.beam}_ctc_{args.ctc_weight:g}" + ("_rescore" if args.search == "rescore" else "")
+    settings += "_bf16" if args.precision == "bf16" else ""
     print(f"WER {100 * r.wer:.2f}% ({r.substitutions + r.deletions + r.insertions}/{r.words} words: "
           f"{r.substitutions} sub, {r.deletions} del, {r.insertions} ins)  CER {100 * r.cer:.2f}%  "
           f"SER {100 * r.ser:.2f}%  RTF {ev.rtf:.4f}  on {r.utterances} utterances ({ev.audio_seconds:.1f} s)")
@@ -59,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         summary = ev.summary({"model": args.model, "manifests": args.manifest, "beam": args.beam,
-                              "ctc_weight": args.ctc_weight, "search": args.search, "device": args.device})
+                              "ctc_weight": args.ctc_weight, "search": args.search, "precision": args.precision,
+                              "device": args.device})
         Path(args.json).write_text(json.dumps(summary, indent=2) + "\n")
         print(f"wrote {args.json}")
     if ev.failures:

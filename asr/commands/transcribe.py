@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     model = load_model(args.model, args.device)
     opts = TranscribeOptions(
         beam=args.beam, ctc_weight=args.ctc_weight, search=args.search, batch_size=args.batch_size,
-        word_timestamps=not args.no_word_timestamps,
+        precision=args.precision, word_timestamps=not args.no_word_timestamps,
         segments=SegmentOptions(max_segment_s=args.max_segment, vad=not args.no_vad),
     )
     formats = FORMATS if args.format == "all" else (args.format,)

@@ -3,7 +3,7 @@
 import pytest
 import torch
 
-from asr.model.dropout import Dropout, dropout, keep_mask
+from asr.model.dropout import Dropout, dropout, keep_mask, keep_probability, scaled_mask
 
 
 @pytest.mark.parametrize("p", [0.1, 0.3, 0.5])
@@ -58,3 +58,27 @@ def test_seeded_like_torch_and_identity_in_eval():
     assert float((Dropout(0.99999).train()(big) == 0).float().mean()) > 0.999  # rounds to 1: no division by 0
     with pytest.raises(ValueError):
         Dropout(1.5)
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_low_precision_masks_keep_the_expectation_exact(dtype):
+    """Under autocast the mask is built in the activation's dtype: its scale is rounded to that dtype (1/0.9 ->
+    1.109375 in bf16) and P(keep) chosen to match, so E[dropout(x)] = x to 1e-4, not biased by the rounding."""
+    k, scale = keep_probability(0.1, dtype)
+    assert torch.tensor(scale, dtype=dtype).item() == scale  # representable
+    assert (1 - k / 32768) * scale == pytest.approx(1.0, abs=1e-4)
+    assert abs(scale - 1 / 0.9) > 1e-3 if dtype == torch.bfloat16 else True  # the rounding the choice of k undoes
+    torch.manual_seed(4)
+    ones = torch.ones(4_000_000, dtype=dtype, requires_grad=True)
+    y = dropout(ones, 0.1, True)
+    assert y.dtype == dtype and set(y.detach().unique().tolist()) == {0.0, scale}
+    assert float(y.detach().float().mean()) == pytest.approx(1.0, abs=2e-3)
+    y.backward(torch.ones_like(y))
+    assert torch.equal(ones.grad, y.detach())  # the same mask, the same scale
+
+
+def test_scaled_mask_is_the_scale_where_kept_and_zero_elsewhere():
+    keep = torch.tensor([True, False, True, False])
+    for dtype in (torch.float32, torch.bfloat16, torch.float16):
+        m = scaled_mask(keep, 1.25, dtype)
+        assert m.dtype == dtype and m.tolist() == [1.25, 0.0, 1.25, 0.0]

@@ -29,6 +29,9 @@ def test_train_step_json(capsys, tmp_path):
     assert rec["audio_seconds_per_second"] == pytest.approx(2 * 120 / 100 / rec["step_s_median"], rel=1e-3)
     assert rec["peak_rss_mb"] > 50
     assert json.loads(log.read_text().splitlines()[-1]) == rec  # --json appends the same line
+    from asr.hardware import cpu_flags
+
+    assert rec["native_bf16"] == ("avx512_bf16" in cpu_flags() or "amx_bf16" in cpu_flags())
 
 
 def test_decode_json_beam_and_greedy(capsys):

@@ -97,6 +97,20 @@ def test_cli_prints_to_stdout(digits_model, capsys):
     assert "2/2" in captured.err  # the progress bar for several files
 
 
+@pytest.mark.parametrize("native", [True, False])
+def test_cli_precision_bf16_transcribes_and_warns_only_where_bf16_is_emulated(digits_model, capsys, monkeypatch,
+                                                                              native):
+    path, heldout = digits_model
+    wav, text = recognised(path, heldout)[0]
+    monkeypatch.setattr("asr.commands.native_bf16_cpu", lambda: native)
+    assert main(["transcribe", "--model", str(path), str(wav), "--precision", "bf16"]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.strip() == text
+    warnings = [line for line in captured.err.splitlines() if line.startswith("warning:")]
+    assert len(warnings) == (0 if native else 1)
+    assert native or "no native bf16" in warnings[0]
+
+
 def test_cli_usage_errors_are_one_line(digits_model, tmp_path, capsys):
     path, heldout = digits_model
     assert main(["transcribe", "--model", str(tmp_path / "nope.pt"), str(heldout[0][0])]) == 2

@@ -20,7 +20,7 @@ PANELS = {
     "train-step": ("audio_seconds_per_second", "training: audio seconds per second", True),
     "decode": ("rtf", "decoding: real-time factor (lower is better)", False),
     "features": ("audio_seconds_per_second", "log-mel: audio seconds per second", True),
-    "peak": ("encoder_gflops", "encoder forward GFLOP/s against the fp32 matmul peak", True),
+    "peak": ("encoder_gflops", "encoder forward GFLOP/s against the matmul peak in its dtype", True),
 }
 
 
@@ -69,7 +69,8 @@ def draw(records: list[dict], out: Path, title: str) -> None:
         values = [r[key] for r in rows]
         colours = ["tab:grey" if r["impl"] == "speechbrain" else "tab:blue" for r in rows]
         if bench == "peak":  # the machine's limit as its own bar under each measurement
-            names = [n for r, n in zip(rows, names) for n in (n, f"fp32 matmul peak ({r['threads']} thr)")]
+            names = [n for r, n in zip(rows, names)
+                     for n in (n, f"{r.get('dtype', 'fp32')} matmul peak ({r['threads']} thr)")]
             values = [v for r in rows for v in (r[key], r["matmul_gflops"])]
             colours = [c for _ in rows for c in ("tab:blue", "tab:red")]
         ax.barh(names, values, color=colours)

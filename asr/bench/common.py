@@ -24,6 +24,7 @@ import yaml
 from asr.allocator import keeping_freed_memory
 from asr.bench.args import CONF_DIR, MODEL_FLAGS
 from asr.errors import UserError
+from asr.hardware import native_bf16_cpu
 from asr.model import ModelConfig
 
 def model_config(args: argparse.Namespace) -> ModelConfig:
@@ -122,6 +123,8 @@ def base_record(args: argparse.Namespace, kind: str, device: torch.device, impl:
     rec = {"bench": kind, "impl": impl, "threads": args.threads, "device": str(device), "dtype": args.dtype}
     rec["machine"] = torch.cuda.get_device_name(device) if device.type == "cuda" else machine()
     rec["cpus"] = os.cpu_count()
+    if device.type == "cpu":
+        rec["native_bf16"] = native_bf16_cpu()  # AVX512-BF16 or AMX: bf16 matmuls ~4x fp32 (asr/hardware.py)
     # Other processes skew CPU timings (two threads suffer most): the record says how busy the machine was.
     rec["load_avg_1m"] = round(os.getloadavg()[0], 2)
     rec["keep_freed_memory"] = keeping_freed_memory()  # glibc malloc keeps freed memory (asr/allocator.py)

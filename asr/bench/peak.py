@@ -1,4 +1,5 @@
-"""How close the encoder runs to this machine's limit: fp32 matrix-multiply GFLOP/s measured in this process,
+"""How close the encoder runs to this machine's limit: matrix-multiply GFLOP/s measured in this process (in
+bf16 with `--dtype bf16`, fp32 otherwise),
 against the encoder forward's achieved GFLOP/s (its FLOPs counted by torch's FlopCounterMode: matmuls,
 convolutions, attention) at the chosen size, batch and frames.
 """
@@ -14,9 +15,9 @@ from asr.bench.common import autocast, base_record, time_runs, model_config, set
 from asr.model import ASRModel
 
 
-def matmul_gflops(n: int, steps: int, warmup: int, device: torch.device) -> float:
-    """Best sustained GFLOP/s of an (n x n) @ (n x n) fp32 product."""
-    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+def matmul_gflops(n: int, steps: int, warmup: int, device: torch.device, dtype: torch.dtype = torch.float32) -> float:
+    """Best sustained GFLOP/s of an (n x n) @ (n x n) product in `dtype`."""
+    a, b = torch.randn(n, n, device=device, dtype=dtype), torch.randn(n, n, device=device, dtype=dtype)
     median = time_runs(lambda: a @ b, steps, warmup, device).median
     return 2 * n**3 / median / 1e9
 
@@ -38,7 +39,8 @@ def run(args: argparse.Namespace) -> dict:
     with counter:
         forward()
     flops = counter.get_total_flops()
-    peak = matmul_gflops(args.matmul, args.steps, args.warmup, device)
+    dtype = torch.bfloat16 if args.dtype == "bf16" else torch.float32
+    peak = matmul_gflops(args.matmul, args.steps, args.warmup, device, dtype)
     median = time_runs(forward, args.steps, args.warmup, device).median
     achieved = flops / median / 1e9
     rec = base_record(args, "peak", device)

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import sys
+
+from asr.hardware import native_bf16_cpu
 
 SEARCHES = ("joint", "rescore")  # what `asr.api.TranscribeOptions.search` accepts; here, torch-free, for --help
 PRECISIONS = ("fp32", "bf16")  # what `asr.api.TranscribeOptions.precision` accepts
@@ -17,3 +20,10 @@ def add_search_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--precision", default="fp32", choices=PRECISIONS,
                         help="bf16: encoder and decoder matmuls in bfloat16 (torch.autocast), scores in fp32; "
                              "several times faster on CPUs with AVX512-BF16 or AMX and on GPUs (default fp32)")
+
+
+def warn_if_precision_is_slow(args: argparse.Namespace) -> None:
+    """One line on stderr when --precision bf16 would run slower than fp32 (a CPU that emulates bf16)."""
+    if args.precision == "bf16" and args.device == "cpu" and not native_bf16_cpu():
+        print("warning: this CPU has no native bf16 (AVX512-BF16 or AMX), so --precision bf16 is emulated and "
+              "slower than fp32; leave it out here", file=sys.stderr)

@@ -15,7 +15,7 @@ import json
 import sys
 from pathlib import Path
 
-from asr.commands import add_search_argument
+from asr.commands import add_search_argument, warn_if_precision_is_slow
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
     from asr.data.manifests import load_cuts
     from asr.evaluation import evaluate, write_reports
 
+    warn_if_precision_is_slow(args)
     cuts = load_cuts(args.manifest)
     model = load_model(args.model, args.device)
     opts = TranscribeOptions(beam=args.beam, ctc_weight=args.ctc_weight, search=args.search,

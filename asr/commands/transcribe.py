@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from asr.commands import add_search_argument
+from asr.commands import add_search_argument, warn_if_precision_is_slow
 
 FORMAT_CHOICES = ("txt", "json", "srt", "vtt", "tsv", "all")
 
@@ -58,6 +58,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {p}", file=sys.stderr)
     if not files:
         raise UserError("no audio to transcribe; pass files, folders or globs that exist")
+    warn_if_precision_is_slow(args)
     model = load_model(args.model, args.device)
     opts = TranscribeOptions(
         beam=args.beam, ctc_weight=args.ctc_weight, search=args.search, batch_size=args.batch_size,

@@ -1,0 +1,27 @@
+"""What the CPU can do, for benchmark records and for warnings about slow settings. Linux reads
+/proc/cpuinfo; elsewhere the answers are empty/False."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+# CPU flags (as /proc/cpuinfo spells them) with bfloat16 matrix instructions: AVX512-BF16 (Zen 4, Cooper
+# Lake and later Xeons) and AMX (Sapphire Rapids and later). Without them oneDNN emulates bf16, slower than fp32.
+BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+
+
+@cache
+def cpu_flags() -> frozenset[str]:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("flags"):
+                return frozenset(line.split(":", 1)[1].split())
+    except OSError:
+        pass
+    return frozenset()
+
+
+def native_bf16_cpu() -> bool:
+    """Whether this CPU multiplies bf16 matrices natively (so `--precision bf16` pays off on it)."""
+    return any(flag in cpu_flags() for flag in BF16_FLAGS)

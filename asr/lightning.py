@@ -136,7 +136,10 @@ class ASRTask(L.LightningModule):
     # ---- optimisation ---------------------------------------------------------------------------------
     def configure_optimizers(self):
         cfg = self.optim_cfg
-        opt = adamw(self.net, cfg)
+        # Lightning's mixed-precision plugin refuses to clip the gradients of an optimizer that unscales them
+        # itself (fused AdamW): with bf16-mixed/16-mixed and clipping, the foreach AdamW instead.
+        mixed = "mixed" in str(self.trainer.precision)
+        opt = adamw(self.net, cfg, fused=not (mixed and (self.trainer.gradient_clip_val or 0) > 0))
         total = cfg.total_steps or (self.trainer.max_steps if self.trainer.max_steps > 0 else 0)
         timer = None
         if cfg.schedule == "cosine" and total <= 0:  # bounded by max_time (decay over the clock) or by epochs

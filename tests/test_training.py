@@ -28,7 +28,8 @@ def _task() -> ASRTask:
                    TaskConfig(cmvn_utterances=10))
 
 
-def _fit(manifest: Path, root: Path, max_steps: int, ckpt_every: int | None = None, ckpt_path=None) -> ASRTask:
+def _fit(manifest: Path, root: Path, max_steps: int, ckpt_every: int | None = None, ckpt_path=None,
+         **trainer_args) -> ASRTask:
     L.seed_everything(0, workers=True)
     task = _task()
     dm = ASRDataModule(train_manifests=str(manifest), valid_manifests=str(manifest), max_duration=4.0,
@@ -38,7 +39,7 @@ def _fit(manifest: Path, root: Path, max_steps: int, ckpt_every: int | None = No
     trainer = L.Trainer(
         accelerator="cpu", devices=1, max_steps=max_steps, limit_val_batches=0, logger=False,
         enable_progress_bar=False, enable_model_summary=False, enable_checkpointing=bool(ckpt_every),
-        callbacks=callbacks, use_distributed_sampler=False, default_root_dir=root,
+        callbacks=callbacks, use_distributed_sampler=False, default_root_dir=root, **trainer_args,
     )
     trainer.fit(task, datamodule=dm, ckpt_path=ckpt_path)
     return task
@@ -53,6 +54,18 @@ def test_resume_mid_epoch_equals_uninterrupted(tmp_path):
     resumed = _fit(manifest, tmp_path / "b", max_steps=14, ckpt_path=str(last))
     for (name, a), (_, b) in zip(straight.net.state_dict().items(), resumed.net.state_dict().items()):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-6, msg=f"{name} differs after resume")
+
+
+def test_bf16_mixed_with_gradient_clipping_trains_on_the_cpu(tmp_path):
+    """The recipes' GPU setting (bf16-mixed, clip 5) and `--trainer.precision bf16-mixed` on a CPU with native
+    bf16: Lightning refuses to clip for a fused AdamW, so the task must pick the foreach one there."""
+    manifest = noise_corpus(tmp_path / "data", n=8)
+    one = _fit(manifest, tmp_path / "a", max_steps=1, precision="bf16-mixed", gradient_clip_val=5.0)
+    three = _fit(manifest, tmp_path / "b", max_steps=3, precision="bf16-mixed", gradient_clip_val=5.0)
+    assert three.trainer.global_step == 3
+    before, after = one.net.state_dict(), three.net.state_dict()
+    assert all(v.dtype == torch.float32 and v.isfinite().all() for v in after.values())  # fp32 master weights
+    assert any(not torch.equal(before[k], after[k]) for k in before)  # that steps 2 and 3 updated
 
 
 def test_export_writes_a_self_contained_model(tmp_path):

@@ -65,7 +65,10 @@ def train(cfg: DemoConfig, corpora: dict[str, Path]) -> Path:
     from asr.lightning import ASRTask
 
     run_dir = cfg.out / "train"
-    split = lambda s: json.dumps([str(corpora["tts"] / f"{s}_cuts.jsonl.gz"), str(corpora["fsdd"] / f"{s}_cuts.jsonl.gz")])  # noqa: E731
+
+    def split(s: str) -> str:
+        return json.dumps([str(corpora[name] / f"{s}_cuts.jsonl.gz") for name in ("tts", "fsdd")])
+
     seconds = int(cfg.train_minutes * 60)
     args = [
         "--config", str(cfg.recipe),

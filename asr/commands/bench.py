@@ -19,7 +19,8 @@ from asr.bench.args import add_model_arguments, add_timing_arguments
 
 # subcommand -> (module under asr.bench, help)
 BENCHES = {
-    "train-step": ("train_step", "one training step (forward, CTC + attention loss, backward, AdamW) on random log-mel"),
+    "train-step": ("train_step",
+                   "one training step (forward, CTC + attention loss, backward, AdamW) on random log-mel"),
     "decode": ("decode", "greedy or joint CTC/attention beam search on random encoder input"),
     "features": ("features", "log-mel throughput: ours against librosa and torchaudio's Kaldi fbank"),
     "peak": ("peak", "fp32 matmul GFLOP/s of this machine against the encoder forward's achieved GFLOP/s"),

@@ -26,7 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--ctc-weight", type=float, default=d.ctc_weight)
     parser.add_argument("--threads", type=int, default=d.threads)
     parser.add_argument("--seed", type=int, default=d.seed)
-    parser.add_argument("--recipe", type=Path, default=d.recipe, help="LightningCLI config to fit (default %(default)s)")
+    parser.add_argument("--recipe", type=Path, default=d.recipe,
+                        help="LightningCLI config to fit (default %(default)s)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a recipe value, as `asr fit --KEY VALUE` would (repeatable)")
 

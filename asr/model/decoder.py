@@ -36,7 +36,9 @@ class DecoderCache:
         return 0 if kv is None else kv[0].shape[2]
 
     def select(self, index: Tensor) -> "DecoderCache":
-        pick = lambda kv: None if kv is None else (kv[0].index_select(0, index), kv[1].index_select(0, index))  # noqa: E731
+        def pick(kv: KVCache | None) -> KVCache | None:
+            return None if kv is None else (kv[0].index_select(0, index), kv[1].index_select(0, index))
+
         return DecoderCache(
             [pick(kv) for kv in self.self_kv],
             [pick(kv) for kv in self.cross_kv],

@@ -44,7 +44,8 @@ def load_model_file(path: str | Path, device: str | torch.device = "cpu") -> tup
     except Exception as e:  # noqa: BLE001 - any unreadable file is the user's input problem
         raise UserError(f"cannot read model file {path}: {e}; is it a file written by `asr export`?") from None
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
-        raise UserError(f"{path} is not an asr model file (expected format {FORMAT}); export one with `asr export CKPT`")
+        raise UserError(f"{path} is not an asr model file (expected format {FORMAT}); "
+                        "export one with `asr export CKPT`")
     tokenizer = tokenizer_from_state(blob["tokenizer"])
     model = ASRModel(ModelConfig.from_dict(blob["config"]))
     model.load_state_dict(blob["state_dict"])

@@ -111,9 +111,12 @@ class ConvModule(nn.Module):
         x = nn.functional.linear(x.masked_fill(pad, 0.0), self.pw1.weight.squeeze(-1), self.pw1.bias)  # (B, T', 2D)
         x = nn.functional.glu(x, dim=-1).masked_fill(pad, 0.0)  # (B, T', D)
         k = self.dw.kernel_size[0]
-        x = nn.functional.conv2d(
-            x.transpose(1, 2).unsqueeze(2), self.dw.weight.unsqueeze(2), self.dw.bias, padding=(0, k // 2),
-            groups=self.dw.groups,
-        ).squeeze(2).transpose(1, 2)  # (B, D, 1, T') channels-last -> (B, T', D)
+        if x.device.type == "cpu":  # fp32 under CPU autocast too: for some input shapes oneDNN spends minutes
+            x = x.float()           # generating its bf16 depthwise kernel (a bf16-mixed demo stalled at step 162)
+        with torch.autocast("cpu", enabled=False):
+            x = nn.functional.conv2d(
+                x.transpose(1, 2).unsqueeze(2), self.dw.weight.unsqueeze(2), self.dw.bias, padding=(0, k // 2),
+                groups=self.dw.groups,
+            ).squeeze(2).transpose(1, 2)  # (B, D, 1, T') channels-last -> (B, T', D)
         x = nn.functional.silu(self.norm(x))
         return self.drop(nn.functional.linear(x, self.pw2.weight.squeeze(-1), self.pw2.bias))  # (B, T', D)

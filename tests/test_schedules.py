@@ -50,7 +50,7 @@ def test_a_run_bounded_by_max_time_decays_over_the_time_budget():
     task = ASRTask(ModelConfig(d_model=16, heads=2, enc_layers=1, dec_layers=1, ffn=32, subsampling_channels=4),
                    OptimConfig(lr=1.0, schedule="cosine", warmup_steps=1, min_lr_ratio=0.0))
     task.build(train_tokenizer(["one two"], "char"))
-    task.trainer = SimpleNamespace(callbacks=[timer], max_steps=-1)
+    task.trainer = SimpleNamespace(callbacks=[timer], max_steps=-1, precision="32-true", gradient_clip_val=5.0)
     sched = task.configure_optimizers()["lr_scheduler"]["scheduler"]
     assert sched.get_last_lr()[0] == pytest.approx(0.5, abs=1e-3)
     timer.load_state_dict({"time_elapsed": {"train": 100.0}})

@@ -28,5 +28,6 @@ def add_timing_arguments(parser: argparse.ArgumentParser, steps: int, warmup: in
     g.add_argument("--warmup", type=int, default=warmup, help=f"untimed runs first (default {warmup})")
     g.add_argument("--threads", type=int, default=2, help="torch intra-op threads (default 2)")
     g.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
-    g.add_argument("--dtype", choices=("fp32", "bf16"), default="fp32", help="bf16 autocast (GPU) or fp32")
+    g.add_argument("--dtype", choices=("fp32", "bf16"), default="fp32",
+                   help="bf16: torch.autocast (GPUs, CPUs with AVX512-BF16 or AMX); default fp32")
     g.add_argument("--json", metavar="FILE", help="also append each JSON line to FILE")

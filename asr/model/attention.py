@@ -3,8 +3,8 @@
 softmax(Q K^T / sqrt(d_k)) V per head, on `scaled_dot_product_attention` for speed; `need_weights=True` takes
 the explicit path and also returns the weights (B, H, U, T) for pictures and timestamps. In bf16 on the CPU
 (autocast) the explicit path is used too: there PyTorch's fused CPU kernel is 2.5-4x slower than two bf16
-matmuls around an fp32 softmax (B 16 x H 4 x 75 x 75, forward + backward: 9.3 ms against 2.4 ms, 2 threads),
-while in fp32 it is the faster one (4.5 against 5.6 ms).
+matmuls around an fp32 softmax (B 16 x H 4 x 75 x 75, forward + backward: 7.6-9.3 ms against 2.4-2.9 ms on 2
+threads, `tools/microbench.py attention`), while in fp32 the two are even and the fused one saves memory.
 Masks are boolean and broadcastable to (B, H, U, T): True means "may attend".
 """
 

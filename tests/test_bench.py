@@ -102,3 +102,16 @@ def test_chart_draws_the_json_lines(capsys, tmp_path):
     (tmp_path / "bad.jsonl").write_text("not json\n")
     assert main(["bench", "chart", str(tmp_path / "bad.jsonl")]) == 2
     assert "bad.jsonl:1" in capsys.readouterr().err
+
+
+def test_microbench_tool_times_both_attention_paths_and_dropout():
+    """tools/microbench.py backs the component numbers in docs/performance.md: it must keep running."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    tool = Path(__file__).resolve().parents[1] / "tools" / "microbench.py"
+    for part, expected in (("attention", 4), ("dropout", 6)):
+        out = subprocess.run([sys.executable, str(tool), part, "--steps", "1", "--threads", "1"],
+                             capture_output=True, text=True, check=True).stdout.splitlines()
+        assert len(out) == expected and all(" ms" in line for line in out), out

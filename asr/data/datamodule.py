@@ -134,7 +134,8 @@ class ASRDataModule(L.LightningDataModule):
             return DynamicBucketingSampler(
                 cuts,
                 max_duration=self.max_duration,
-                num_buckets=self.num_buckets,
+                # a small fine-tuning set may hold fewer cuts than the recipe's buckets (lhotse asserts)
+                num_buckets=max(1, min(self.num_buckets, len(cuts))),
                 buffer_size=self.buffer_size,
                 shuffle=shuffle,
                 drop_last=False,

@@ -115,8 +115,8 @@ RECIPES = sorted((Path(__file__).resolve().parents[1] / "recipes").glob("*/*.yam
 def test_every_recipe_trains_two_steps_on_the_cpu(recipe, tmp_path):
     """Each shipped recipe, as written (its model size, precision, clipping, optimiser, schedule, callbacks), takes
     two optimiser steps on a 12-cut fixture corpus (fewer cuts than the recipes' up to 30 buckets) with only the
-    device and the data overridden. The GPU recipes keep
-    bf16-mixed with clipping: that combination once crashed at the first step."""
+    device and the data overridden. The GPU recipes keep bf16-mixed with clipping: that combination once crashed
+    at the first step."""
     manifest = noise_corpus(tmp_path / "data", n=12)
     args = ["--config", str(recipe), "--trainer.accelerator", "cpu", "--trainer.devices", "1",
             "--trainer.strategy", "auto", "--trainer.max_steps", "2", "--trainer.max_time", "null",

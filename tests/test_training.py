@@ -132,3 +132,23 @@ def test_every_recipe_trains_two_steps_on_the_cpu(recipe, tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     [last] = [p for p in tmp_path.rglob("last.ckpt")]
     assert torch.load(last, weights_only=True, map_location="cpu")["global_step"] == 2
+
+
+def test_a_setting_lightning_rejects_is_one_line_not_a_traceback(tmp_path, monkeypatch, capsys):
+    """Lightning's MisconfigurationException (a callback that needs a logger, no GPU for a GPU recipe, ...) is a
+    user error: `asr fit` prints one line, with the fix where it knows one, and exits 2."""
+    from asr.cli import main
+
+    manifest = noise_corpus(tmp_path / "data", n=6)
+    monkeypatch.chdir(tmp_path)
+    recipe = [r for r in RECIPES if r.parent.name == "librispeech"][0]  # GPU settings, LearningRateMonitor
+    data = ["--data.train_manifests", str(manifest), "--data.valid_manifests", str(manifest), "--data.test_manifests",
+            "null", "--data.num_workers", "0", "--model.tokenizer.kind", "char", "--model.task.cmvn_utterances", "5"]
+    cpu = ["--trainer.accelerator", "cpu", "--trainer.devices", "1", "--trainer.strategy", "auto"]
+    rc = main(["fit", "--config", str(recipe), *cpu, "--trainer.logger", "false", *data])
+    err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert rc == 2 and len(err) == 1 and "LearningRateMonitor" in err[0], err
+    if not torch.cuda.is_available():
+        rc = main(["fit", "--config", str(recipe), *data])
+        err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+        assert rc == 2 and len(err) == 1 and "--trainer.accelerator cpu" in err[0], err

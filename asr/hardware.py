@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from functools import cache
+import platform
 from pathlib import Path
 
 # CPU flags (as /proc/cpuinfo spells them) with bfloat16 matrix instructions: AVX512-BF16 (Zen 4, Cooper
@@ -12,14 +13,27 @@ BF16_FLAGS = ("avx512_bf16", "amx_bf16")
 
 
 @cache
-def cpu_flags() -> frozenset[str]:
+def _first_cpu() -> dict[str, str]:
+    """The first processor's `key: value` lines of /proc/cpuinfo (empty where there is none)."""
+    fields: dict[str, str] = {}
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("flags"):
-                return frozenset(line.split(":", 1)[1].split())
+            if not line.strip():
+                break
+            key, _, value = line.partition(":")
+            fields[key.strip()] = value.strip()
     except OSError:
         pass
-    return frozenset()
+    return fields
+
+
+def cpu_model() -> str:
+    """The CPU's model name ("AMD EPYC ..."), else what `platform` knows."""
+    return _first_cpu().get("model name") or platform.processor() or platform.machine()
+
+
+def cpu_flags() -> frozenset[str]:
+    return frozenset(_first_cpu().get("flags", "").split())
 
 
 def native_bf16_cpu() -> bool:

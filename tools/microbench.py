@@ -22,6 +22,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # asr from this checkout
 
+from asr.model.attention import explicit_attention  # noqa: E402
 from asr.model.dropout import dropout, random_words, scaled_mask  # noqa: E402
 
 DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16}
@@ -38,12 +39,6 @@ def time_ms(fn: Callable[[], object], steps: int) -> float:
     return 1000 * statistics.median(times)
 
 
-def explicit_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """What asr.model.attention runs under CPU bf16: two matmuls around an fp32 softmax. (B, H, U, d_k)."""
-    scores = (q @ k.transpose(-2, -1) * (1.0 / math.sqrt(q.shape[-1]))).masked_fill(~mask, float("-inf"))
-    return torch.softmax(scores, dim=-1, dtype=torch.float32).to(v.dtype) @ v
-
-
 def attention(args: argparse.Namespace) -> None:
     B, H, T, dk = 16, 4, 75, 64  # a base training batch: 16 x 3 s after x4 subsampling
     mask = torch.ones(B, 1, 1, T, dtype=torch.bool)
@@ -51,7 +46,7 @@ def attention(args: argparse.Namespace) -> None:
     for name, dtype in DTYPES.items():
         q, k, v = (torch.randn(B, H, T, dk, dtype=dtype, requires_grad=True) for _ in range(3))
         for impl, fn in (("sdpa", lambda: F.scaled_dot_product_attention(q, k, v, attn_mask=mask)),
-                         ("explicit", lambda: explicit_attention(q, k, v, mask))):
+                         ("explicit", lambda: explicit_attention(q, k, v, mask)[0])):
             ms = time_ms(lambda: fn().float().sum().backward(), args.steps)
             print(f"attention {B}x{H}x{T}x{T} {name} {impl}: {ms:.2f} ms forward + backward")
 

@@ -9,13 +9,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import resource
 import statistics
 import sys
 import time
 from dataclasses import dataclass, field, fields
-from pathlib import Path
 from typing import Callable
 
 import torch
@@ -24,7 +22,7 @@ import yaml
 from asr.allocator import keeping_freed_memory
 from asr.bench.args import CONF_DIR, MODEL_FLAGS
 from asr.errors import UserError
-from asr.hardware import native_bf16_cpu
+from asr.hardware import cpu_model, native_bf16_cpu
 from asr.model import ModelConfig
 
 def model_config(args: argparse.Namespace) -> ModelConfig:
@@ -106,22 +104,9 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def machine() -> str:
-    """A short description of where the numbers come from."""
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return cpu
-
-
 def base_record(args: argparse.Namespace, kind: str, device: torch.device, impl: str = "asr") -> dict:
     rec = {"bench": kind, "impl": impl, "threads": args.threads, "device": str(device), "dtype": args.dtype}
-    rec["machine"] = torch.cuda.get_device_name(device) if device.type == "cuda" else machine()
+    rec["machine"] = torch.cuda.get_device_name(device) if device.type == "cuda" else cpu_model()
     rec["cpus"] = os.cpu_count()
     if device.type == "cpu":
         rec["native_bf16"] = native_bf16_cpu()  # AVX512-BF16 or AMX: bf16 matmuls ~4x fp32 (asr/hardware.py)

@@ -3,7 +3,7 @@
 softmax(Q K^T / sqrt(d_k)) V per head, on `scaled_dot_product_attention` for speed; `need_weights=True` takes
 the explicit path and also returns the weights (B, H, U, T) for pictures and timestamps. In bf16 on the CPU
 (autocast) the explicit path is used too: there PyTorch's fused CPU kernel is 2.5-4x slower than two bf16
-matmuls around an fp32 softmax (B 16 x H 4 x 75 x 75, forward + backward: 7.6-9.3 ms against 2.4-2.9 ms on 2
+matmuls around an fp32 softmax (B 16 x H 4 x 75 x 75, forward + backward: 7.6-9.3 ms against 2.4-4.5 ms on 2
 threads, `tools/microbench.py attention`), while in fp32 the two are even and the fused one saves memory.
 Masks are boolean and broadcastable to (B, H, U, T): True means "may attend".
 """
@@ -64,18 +64,23 @@ class MultiHeadAttention(nn.Module):
         p = self.dropout if self.training else 0.0
         weights = None
         if need_weights or (q.device.type == "cpu" and q.dtype != torch.float32):
-            scores = q @ k.transpose(-2, -1) * (1.0 / math.sqrt(self.d_k))  # (B, H, U, T)
-            if mask is not None:
-                scores = scores.masked_fill(~mask, float("-inf"))
-            # fully masked rows -> 0, not NaN
-            probs = torch.softmax(scores, dim=-1, dtype=torch.float32).nan_to_num(0.0)
-            y = F.dropout(probs.to(v.dtype), p, self.training) @ v  # (B, H, U, d_k)
+            y, probs = explicit_attention(q, k, v, mask, p)  # (B, H, U, d_k), (B, H, U, T)
             weights = probs if need_weights else None
         else:
             y = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, dropout_p=p)  # (B, H, U, d_k)
         B, H, U, dk = y.shape
         y = y.transpose(1, 2).reshape(B, U, H * dk)  # (B, U, D)
         return self.out(y), weights, (k, v)
+
+
+def explicit_attention(q: Tensor, k: Tensor, v: Tensor, mask: Tensor | None, p: float = 0.0) -> tuple[Tensor, Tensor]:
+    """softmax(Q K^T / sqrt(d_k)) V as two matmuls around an fp32 softmax: q (B, H, U, d_k), k and v (B, H, T, d_k)
+    -> output (B, H, U, d_k) in v's dtype and the weights (B, H, U, T) in fp32; fully masked rows weigh 0."""
+    scores = q @ k.transpose(-2, -1) * (1.0 / math.sqrt(q.shape[-1]))  # (B, H, U, T)
+    if mask is not None:
+        scores = scores.masked_fill(~mask, float("-inf"))
+    probs = torch.softmax(scores, dim=-1, dtype=torch.float32).nan_to_num(0.0)
+    return F.dropout(probs.to(v.dtype), p, p > 0) @ v, probs
 
 
 def key_padding_mask(lens: Tensor, max_len: int) -> Tensor:

@@ -3,6 +3,8 @@
     import asr
     model = asr.load_model("exp/demo/model.pt")
     print(model.transcribe("audio.wav").text)
+    for t in model.transcribe(["a.wav", "b.flac"], beam=8):   # several files share batches
+        print(t.source, t.text)
 
 Shape legend used in every docstring and comment:
     B batch, S samples, T frames (10 ms log-mel), T' encoder frames (after subsampling), U tokens,
@@ -10,22 +12,38 @@ Shape legend used in every docstring and comment:
 
 Data flow: file -> waveform (B, S) -> log-mel (B, T, F) -> encoder states (B, T', D) -> decoder with
 cross-attention over them -> token ids (B, U) -> text.
+
+The layers, bottom up (a module imports only from layers below it): errors/hardware -> audio, text, tokenizer,
+features -> model -> decoding -> data, corpora, metrics, plots -> inference, training -> demo, bench -> cli,
+commands.
 """
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from asr.api import Model, Transcript, load_model
+    from asr.decoding.options import DecodeOptions
+    from asr.inference.options import SegmentOptions, TranscribeOptions
+    from asr.inference.results import SegmentResult, Transcript, Word
+    from asr.inference.transcriber import Transcriber, load_model
 
-__all__ = ["Model", "Transcript", "load_model"]
+# name -> module; imported on first use: torch takes seconds to import, and `asr --help` must not pay for it.
+_API = {
+    "load_model": "asr.inference.transcriber", "Transcriber": "asr.inference.transcriber",
+    "Transcript": "asr.inference.results", "SegmentResult": "asr.inference.results", "Word": "asr.inference.results",
+    "TranscribeOptions": "asr.inference.options", "SegmentOptions": "asr.inference.options",
+    "DecodeOptions": "asr.decoding.options",
+}
+__all__ = sorted(_API)
 
 
 def __getattr__(name: str):
-    # Imported on first use: torch takes seconds to import, and `asr --help` must not pay for it.
-    if name in __all__:
-        from asr import api
-
-        return getattr(api, name)
+    if name in _API:
+        return getattr(importlib.import_module(_API[name]), name)
     raise AttributeError(f"module 'asr' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -30,11 +30,11 @@ class AudioSource:
     """Samples of one recording at its native rate, read as mono float32 spans. Use as a context manager."""
 
     sample_rate: int
-    frames: int  # samples per channel
+    num_samples: int  # samples per channel (S)
 
     @property
     def duration(self) -> float:
-        return self.frames / self.sample_rate
+        return self.num_samples / self.sample_rate
 
     def read(self, start: int = 0, stop: int | None = None) -> np.ndarray:
         """Native-rate samples [start, stop) mixed down to mono: (S,) float32."""
@@ -43,7 +43,7 @@ class AudioSource:
     def read_seconds(self, start_s: float, end_s: float, sr: int) -> np.ndarray:
         """The span [start_s, end_s) resampled to `sr`: (S,) float32."""
         a, b = round(start_s * self.sample_rate), round(end_s * self.sample_rate)
-        return resample(self.read(max(a, 0), min(b, self.frames)), self.sample_rate, sr)
+        return resample(self.read(max(a, 0), min(b, self.num_samples)), self.sample_rate, sr)
 
     def close(self) -> None:
         pass
@@ -63,10 +63,10 @@ class FileSource(AudioSource):
         self._decoded = decoded  # ffmpeg's temporary WAV, deleted on close
         self._file = sf.SoundFile(decoded or path)
         self.sample_rate = self._file.samplerate
-        self.frames = self._file.frames
+        self.num_samples = self._file.frames
 
     def read(self, start: int = 0, stop: int | None = None) -> np.ndarray:
-        stop = self.frames if stop is None else min(stop, self.frames)
+        stop = self.num_samples if stop is None else min(stop, self.num_samples)
         if stop <= start:
             return np.zeros(0, dtype=np.float32)
         try:
@@ -96,7 +96,7 @@ class ArraySource(AudioSource):
             raise UserError(f"a waveform must be (samples,) or (channels, samples), got shape {tuple(x.shape)}")
         self.samples = x.astype(np.float32, copy=False)
         self.sample_rate = int(sample_rate)
-        self.frames = len(self.samples)
+        self.num_samples = len(self.samples)
 
     def read(self, start: int = 0, stop: int | None = None) -> np.ndarray:
         return self.samples[start:stop]

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import sys
 
 from asr.allocator import keep_freed_memory
@@ -45,18 +46,20 @@ def _available() -> dict[str, tuple[str, str]]:
     return out
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> tuple[argparse.ArgumentParser, dict[str, argparse.ArgumentParser]]:
+    """The top-level parser and each subcommand's own (for its usage line on a wrong flag)."""
     parser = argparse.ArgumentParser(
         prog="asr", description="Attention-based speech recognition toolkit."
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers = {}
     for name, (module, help_) in _available().items():
-        p = sub.add_parser(name, help=help_, description=help_, add_help=name not in PASSTHROUGH)
+        p = subparsers[name] = sub.add_parser(name, help=help_, description=help_, add_help=name not in PASSTHROUGH)
         if name in PASSTHROUGH:
             p.add_argument("rest", nargs=argparse.REMAINDER)
         else:
             importlib.import_module(f"asr.commands.{module}").add_arguments(p)
-    return parser
+    return parser, subparsers
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -66,8 +69,10 @@ def main(argv: list[str] | None = None) -> int:
     if argv and argv[0] in PASSTHROUGH and argv[0] in available:
         module = importlib.import_module(f"asr.commands.{available[argv[0]][0]}")
         return _guard(lambda: module.run_lightning(argv[0], argv[1:]))
-    parser = build_parser()
-    args = parser.parse_args(argv)
+    parser, subparsers = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # argparse would blame the top-level parser; the flag belongs to the subcommand
+        (subparsers.get(args.command) or parser).error(f"unrecognized arguments: {' '.join(unknown)}")
     if not args.command:
         parser.print_help()
         return 0

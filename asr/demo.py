@@ -11,14 +11,15 @@ held-out file and draw its attention. Writes exp/demo/model.pt and exp/demo/resu
 from __future__ import annotations
 
 import json
-import sys
 import time
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from asr.decoding.options import DecodeOptions
 
-RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "tts" / "digits.yaml"
+
+RECIPE = "recipes/tts/digits.yaml"  # found by asr.resources, in a checkout or an installed wheel
 
 
 @dataclass
@@ -27,11 +28,13 @@ class DemoConfig:
     data: Path = Path("data")  # prepared corpora are cached here and reused by later runs
     hours: float = 2.5  # of synthesised digits
     train_minutes: float = 7.5  # wall-clock training budget (the rest of the 10 minutes: ~1 prepare, ~0.3 scoring)
-    beam: int = 4
-    ctc_weight: float = 0.5  # joint CTC/attention scoring at test time
+    # The decoding policy's defaults, but CTC at 0.5: on this tiny model's digits it scored best
+    # (recipes/tts/RESULTS.md).
+    decode: DecodeOptions = field(default_factory=lambda: DecodeOptions(ctc_weight=0.5))
     threads: int = 2
     seed: int = 0
-    recipe: Path = RECIPE  # the LightningCLI config the train stage fits
+    recipe: Path | None = None  # the LightningCLI config the train stage fits; None: RECIPE from asr.resources
+    fsdd_root: Path | None = None  # FSDD recordings; None: asr.corpora.fsdd.default_root()
     overrides: tuple[str, ...] = ()  # extra LightningCLI arguments, e.g. ("--model.optim.lr", "0.003")
 
 
@@ -53,16 +56,14 @@ def prepare(cfg: DemoConfig) -> dict[str, Path]:
     from asr.corpora.tts_digits import prepare_tts_digits
 
     prepare_tts_digits(cfg.data / "tts-digits", hours=cfg.hours, seed=cfg.seed, jobs=cfg.threads)
-    prepare_fsdd(None, cfg.data / "fsdd")
+    prepare_fsdd(cfg.fsdd_root, cfg.data / "fsdd")
     return {"tts": cfg.data / "tts-digits", "fsdd": cfg.data / "fsdd"}
 
 
 def train(cfg: DemoConfig, corpora: dict[str, Path]) -> Path:
     """Fit recipes/tts/digits.yaml with the demo's paths and time budget; returns the best checkpoint."""
-    from lightning.pytorch.cli import LightningCLI
-
-    from asr.data.datamodule import ASRDataModule
-    from asr.lightning import ASRTask
+    from asr.resources import resource
+    from asr.training.cli import build_cli
 
     run_dir = cfg.out / "train"
 
@@ -71,7 +72,7 @@ def train(cfg: DemoConfig, corpora: dict[str, Path]) -> Path:
 
     seconds = int(cfg.train_minutes * 60)
     args = [
-        "--config", str(cfg.recipe),
+        "--config", str(cfg.recipe or resource(RECIPE)),
         "--seed_everything", str(cfg.seed),
         "--trainer.default_root_dir", str(run_dir),
         "--trainer.max_time", f"00:00:{seconds // 60:02d}:{seconds % 60:02d}",
@@ -81,12 +82,7 @@ def train(cfg: DemoConfig, corpora: dict[str, Path]) -> Path:
         "--data.test_manifests", split("test"),
         *cfg.overrides,
     ]
-    argv, sys.argv = sys.argv, sys.argv[:1]  # `args` is the whole command line; `asr demo`'s own flags are not
-    try:
-        cli = LightningCLI(ASRTask, ASRDataModule, run=False, args=args, save_config_kwargs={"overwrite": True},
-                           trainer_defaults={"use_distributed_sampler": False})
-    finally:
-        sys.argv = argv
+    cli = build_cli(args, run=False)
     cli.trainer.fit(cli.model, datamodule=cli.datamodule)
     ckpt = cli.trainer.checkpoint_callback
     best = ckpt.best_model_path or ckpt.last_model_path
@@ -98,7 +94,7 @@ def train(cfg: DemoConfig, corpora: dict[str, Path]) -> Path:
 def run_demo(cfg: DemoConfig) -> dict:
     import torch
 
-    from asr.checkpoints import export
+    from asr.training.checkpoints import export
 
     torch.set_num_threads(cfg.threads)
     cfg.out.mkdir(parents=True, exist_ok=True)
@@ -125,16 +121,17 @@ def evaluate(cfg: DemoConfig, model_path: Path, corpora: dict[str, Path]) -> dic
     """WER/CER of the exported model on the held-out TTS voices and the FSDD test takes (joint decoding)."""
     from lhotse import load_manifest
 
-    from asr.api import TranscribeOptions, load_model
-    from asr.evaluation import evaluate as score, write_reports
+    from asr.inference.evaluation import evaluate as score, write_reports
+    from asr.inference.options import TranscribeOptions
+    from asr.inference.transcriber import load_model
 
     model = load_model(model_path)
-    opts = TranscribeOptions(beam=cfg.beam, ctc_weight=cfg.ctc_weight, word_timestamps=False, batch_size=32)
+    opts = TranscribeOptions(decode=cfg.decode, word_timestamps=False, batch_size=32)
     out = {}
     for name, folder in (("tts_heldout_voices", corpora["tts"]), ("fsdd_test", corpora["fsdd"])):
         cuts = load_manifest(folder / "test_cuts.jsonl.gz")
         ev = score(model, cuts, opts)
-        write_reports(ev, cfg.out / "eval", name, f"beam={cfg.beam} ctc_weight={cfg.ctc_weight}")
+        write_reports(ev, cfg.out / "eval", name, f"beam={cfg.decode.beam} ctc_weight={cfg.decode.ctc_weight}")
         r = ev.report
         out[name] = {"wer": round(r.wer, 4), "cer": round(r.cer, 4), "utterances": r.utterances,
                      "words": r.words, "rtf": round(ev.rtf, 4)}
@@ -146,16 +143,20 @@ def transcribe_example(cfg: DemoConfig, model_path: Path, corpora: dict[str, Pat
     """Transcribe the first held-out TTS utterance with word timestamps and draw its attention."""
     from lhotse import load_manifest
 
-    from asr.api import load_model
-    from asr.audio import load_audio
+    from asr.audio import load_audio, open_audio
+    from asr.inference.options import TranscribeOptions
+    from asr.inference.transcriber import load_model
     from asr.plots import save_attention_png
 
     cut = next(iter(load_manifest(corpora["tts"] / "test_cuts.jsonl.gz")))
     path = cut.recording.sources[0].source
     model = load_model(model_path)
-    result = model.transcribe(path, beam=cfg.beam, ctc_weight=cfg.ctc_weight)
+    [(_, result)] = list(model.transcribe_sources([(path, lambda: open_audio(path))], TranscribeOptions(cfg.decode)))
+    if isinstance(result, Exception):
+        raise result
     png = save_attention_png(model.net, model.tokenizer, load_audio(path), cfg.out / "attention.png",
-                             title=f"{Path(path).name} (voice {cut.supervisions[0].speaker}, never heard in training)")
+                             title=f"{Path(path).name} (voice {cut.supervisions[0].speaker}, never heard in training)",
+                             decode=cfg.decode)
     words = [(w.word, w.start, w.end, round(w.confidence, 2)) for s in result.segments for w in s.words]
     print(f"{path}\n  reference:  {cut.supervisions[0].text}\n  hypothesis: {result.text}\n  words: {words}\n"
           f"  attention:  {png}", flush=True)

@@ -102,8 +102,9 @@ class StatsAccumulator:
 class SpecAugment(nn.Module):
     """Frequency and time masks (and an optional time warp) on (B, T, F); identity in eval mode.
 
-    Masks are drawn per utterance, and time masks are sized by each utterance's own length, so padding does not
-    change what a short utterance sees.
+    Masks are drawn per utterance, time masks are sized by each utterance's own length, and frames past a length
+    keep their values (a frequency mask spans only the utterance's frames), so padding does not change what a
+    short utterance sees and the padding is what the frontend made of it in eval too.
     """
 
     def __init__(self, cfg: FrontendConfig) -> None:
@@ -117,13 +118,14 @@ class SpecAugment(nn.Module):
         if cfg.time_warp > 0:
             x = time_warp(x, lens, cfg.time_warp)
         B, T, F = x.shape
-        x = x.clone()
+        out = x
         for _ in range(cfg.freq_masks):
-            x = _mask(x, torch.full((B,), cfg.freq_mask_width, device=x.device), axis=2)
+            out = _mask(out, torch.full((B,), cfg.freq_mask_width, device=x.device), axis=2)
         for _ in range(cfg.time_masks):
             width = (lens.float() * cfg.time_mask_ratio).long().clamp(min=1)
-            x = _mask(x, width, axis=1, limit=lens)
-        return x
+            out = _mask(out, width, axis=1, limit=lens)
+        valid = torch.arange(T, device=x.device)[None, :] < lens[:, None]  # (B, T)
+        return torch.where(valid[:, :, None], out, x)  # frequency masks span all T: keep them off the padding
 
 
 def _mask(x: Tensor, max_width: Tensor, axis: int, limit: Tensor | None = None) -> Tensor:

@@ -19,9 +19,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from asr.decoding import DecodeOptions, beam_search
+from asr.decoding.options import DecodeOptions
+from asr.decoding.policy import decode_encoded
 from asr.model.asr_model import ASRModel
-from asr.timestamps import FrameClock
+from asr.model.clock import FrameClock
 from asr.tokenizer import SOS_EOS, Tokenizer
 
 
@@ -38,8 +39,9 @@ class AttentionMaps:
 
 @torch.no_grad()
 def attention_maps(net: ASRModel, tokenizer: Tokenizer, wave: np.ndarray | torch.Tensor,
-                   text: str | None = None, beam: int = 4, ctc_weight: float = 0.3) -> AttentionMaps:
-    """wave (S,) at the model's rate -> the weights to draw. `text` forces the tokens; else the model decodes."""
+                   text: str | None = None, decode: DecodeOptions = DecodeOptions()) -> AttentionMaps:  # noqa: B008
+    """wave (S,) at the model's rate -> the weights to draw. `text` forces the tokens; else the model decodes
+    with the decoding policy (the transcript `asr transcribe` gives)."""
     was_training = net.training
     net.eval()
     try:
@@ -49,7 +51,7 @@ def attention_maps(net: ASRModel, tokenizer: Tokenizer, wave: np.ndarray | torch
         feats, _ = net.features(w, lens)  # (1, T, F)
         enc, enc_lens, self_attn = net.encode(w, lens, need_weights=True)  # (1, T', D), [(1, H, T', T')]
         if text is None:
-            tokens = beam_search(net, enc, enc_lens, DecodeOptions(beam=beam, ctc_weight=ctc_weight))[0][0].tokens
+            tokens = decode_encoded(net, enc, enc_lens, decode)[0]
         else:
             tokens = tokenizer.encode(text)
         ys_in = torch.tensor([[SOS_EOS] + tokens], device=device)  # (1, U + 1)
@@ -138,11 +140,12 @@ def _image(ax, weights: np.ndarray, extent_x: tuple[float, float], labels: list[
 
 
 def save_attention_png(net: ASRModel, tokenizer: Tokenizer, wave: np.ndarray | torch.Tensor, path: str | Path,
-                       text: str | None = None, title: str = "") -> Path:
+                       text: str | None = None, title: str = "",
+                       decode: DecodeOptions = DecodeOptions()) -> Path:  # noqa: B008
     """Draw `wave`'s attention to a PNG at `path` (folders created)."""
     import matplotlib.pyplot as plt
 
-    fig = draw(attention_maps(net, tokenizer, wave, text), title)
+    fig = draw(attention_maps(net, tokenizer, wave, text, decode), title)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)

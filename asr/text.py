@@ -21,3 +21,8 @@ def normalise_text(text: str) -> str:
     text = _KEEP.sub(" ", text)
     text = re.sub(r"(^|\s)'+|'+(\s|$)", " ", text)  # quotes, not apostrophes inside words
     return _SPACES.sub(" ", text).strip()
+
+
+def cut_text(cut) -> str:
+    """The transcript of a lhotse cut: its supervisions' texts joined by spaces (raw, not normalised)."""
+    return " ".join(s.text or "" for s in cut.supervisions)

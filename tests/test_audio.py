@@ -8,7 +8,7 @@ import soundfile as sf
 
 from asr.audio import ArraySource, FileSource, find_audio, load_audio, open_audio
 from asr.errors import UserError
-from asr.longform import BLOCK_S, SegmentOptions, find_segments, frame_energies
+from asr.inference.segments import BLOCK_S, SegmentOptions, find_segments, frame_energies
 
 SR = 16_000
 
@@ -76,7 +76,7 @@ def test_unreadable_files_raise_user_errors_naming_file_and_reason(tmp_path):
 def test_waveform_sources_accept_channels_first_and_reject_integers():
     x = np.stack([tone(0.5, 8000), tone(0.5, 8000)])  # (C, S)
     src = ArraySource(x, 8000)
-    assert src.frames == 4000 and src.read_seconds(0.0, 0.5, SR).shape == (8000,)
+    assert src.num_samples == 4000 and src.read_seconds(0.0, 0.5, SR).shape == (8000,)
     with pytest.raises(UserError, match="floating point"):
         ArraySource((x * 32768).astype(np.int16), 8000)
 
@@ -131,7 +131,7 @@ def test_long_files_are_read_in_bounded_blocks(tmp_path):
     reads = []
     src = FileSource(path)
     original = src.read
-    src.read = lambda a=0, b=None: reads.append((b or src.frames) - a) or original(a, b)
+    src.read = lambda a=0, b=None: reads.append((b or src.num_samples) - a) or original(a, b)
     energy = frame_energies(src)
     assert len(energy) == 18_000
     assert max(reads) <= BLOCK_S * SR  # never the whole file at once

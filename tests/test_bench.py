@@ -97,7 +97,9 @@ def test_chart_draws_the_json_lines(capsys, tmp_path):
     _run(capsys, ["train-step", *TINY, "--batch", "1", "--frames", "60", "--tokens", "3", "--json", str(log)])
     _run(capsys, ["decode", *TINY, "--batch", "1", "--frames", "60", "--tokens", "3", "--beam", "2", "--json", str(log)])
     out = tmp_path / "perf.png"
+    capsys.readouterr()
     assert main(["bench", "chart", str(log), "--out", str(out)]) == 0
+    assert f"wrote {out} (2 measurements)" in capsys.readouterr().out  # says where the picture went
     assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and out.stat().st_size > 5000
     (tmp_path / "bad.jsonl").write_text("not json\n")
     assert main(["bench", "chart", str(tmp_path / "bad.jsonl")]) == 2
@@ -105,13 +107,33 @@ def test_chart_draws_the_json_lines(capsys, tmp_path):
 
 
 def test_microbench_tool_times_both_attention_paths_and_dropout():
-    """tools/microbench.py backs the component numbers in docs/performance.md: it must keep running."""
+    """tools/microbench.py backs the component numbers in docs/performance.md: every component it documents must
+    come out once, in its documented `<component>: <ms> ms (<note>)` form, with a positive finite time."""
+    import math
+    import re
     import subprocess
     import sys
     from pathlib import Path
 
     tool = Path(__file__).resolve().parents[1] / "tools" / "microbench.py"
-    for part, expected in (("attention", 4), ("dropout", 6)):
+    line_re = re.compile(r"(?P<name>[^:]+): (?P<ms>\d+\.\d{2}) ms(?: \((?P<note>[^()]+)\))?")
+    dtypes = ("fp32", "bf16")
+    expected = {
+        "attention": {f"attention 16x4x75x75 {d} {impl}": "forward + backward"
+                      for d in dtypes for impl in ("sdpa", "explicit")},
+        "dropout": {"draws SFC64": "606208 x 64 bits", "draws torch random_": "606208 x 64 bits",
+                    **{f"mask {d} {impl}": None for d in dtypes for impl in ("torch.where", "as integers")},
+                    **{f"dropout 16x74x2048 {d} {impl}": "forward + backward"
+                       for d in dtypes for impl in ("asr", "F.dropout")}},
+    }
+    for part, components in expected.items():
         out = subprocess.run([sys.executable, str(tool), part, "--steps", "1", "--threads", "1"],
                              capture_output=True, text=True, check=True).stdout.splitlines()
-        assert len(out) == expected and all(" ms" in line for line in out), out
+        parsed = [line_re.fullmatch(line) for line in out]
+        assert all(parsed), out  # every line in the documented form
+        names = [m["name"] for m in parsed]
+        assert sorted(names) == sorted(components), out  # each component exactly once, nothing else
+        for m in parsed:
+            ms = float(m["ms"])
+            assert math.isfinite(ms) and ms > 0, m.group(0)
+            assert m["note"] == components[m["name"]], m.group(0)

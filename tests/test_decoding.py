@@ -9,7 +9,7 @@ import torch
 import torch.nn.functional as F
 
 from asr.decoding import CTCPrefixScorer, DecodeOptions, beam_search, ctc_greedy, decode, greedy_search
-from asr.decoding.options import repeating
+from asr.decoding.rules import repeating
 from asr.errors import UserError
 from asr.model import ASRModel, ModelConfig
 from asr.tokenizer import BLANK, SOS_EOS
@@ -222,8 +222,8 @@ def test_length_penalty_is_a_raw_sum_with_ctc_and_a_mean_without():
 
 
 def test_search_error_guard_takes_the_ctc_path_only_when_the_objective_prefers_it():
-    from asr.api import Model
     from asr.decoding.options import Hypothesis
+    from asr.decoding.policy import search_error_check as guard
     from asr.decoding.rescore import joint_log_prob
 
     model, enc = _model(), _enc()
@@ -233,14 +233,8 @@ def test_search_error_guard_takes_the_ctc_path_only_when_the_objective_prefers_i
     ctc_scores = joint_log_prob(model, enc, ENC_LENS, logp, ctc_best, 0.3).tolist()
     worse = [[Hypothesis([5, 5], s - 1.0, s - 1.0, [])] for s in ctc_scores]  # alpha is 0: score = log_prob
     better = [[Hypothesis([6], s + 1.0, s + 1.0, [])] for s in ctc_scores]
-    guard = Model._search_error_check
-    assert guard(model_stub(model), worse, ctc_best, enc, ENC_LENS, logp, opts) == ctc_best
-    assert guard(model_stub(model), better, ctc_best, enc, ENC_LENS, logp, opts) == [[6]] * 3
-
-
-def model_stub(net: ASRModel):
-    """Just enough of `asr.api.Model` for the guard: its network."""
-    return type("Stub", (), {"net": net})()
+    assert guard(model, worse, ctc_best, enc, ENC_LENS, logp, opts) == ctc_best
+    assert guard(model, better, ctc_best, enc, ENC_LENS, logp, opts) == [[6]] * 3
 
 
 def test_attention_rescoring_picks_the_ctc_hypothesis_the_joint_score_prefers():
@@ -261,7 +255,10 @@ def test_attention_rescoring_picks_the_ctc_hypothesis_the_joint_score_prefers():
 
 
 def test_transcribe_options_reject_an_unknown_search():
-    from asr.api import TranscribeOptions
+    from asr.inference.options import TranscribeOptions
 
     with pytest.raises(UserError):
-        TranscribeOptions(search="greedy")
+        TranscribeOptions.of(search="viterbi")
+    with pytest.raises(UserError):
+        TranscribeOptions.of(beem=4)  # a misspelt option is an error, not silently ignored
+    assert TranscribeOptions.of(beam=8, vad=False).decode.beam == 8

@@ -7,7 +7,7 @@ import pytest
 import soundfile as sf
 
 from asr.cli import main
-from asr.evaluation import word_alignment
+from asr.inference.evaluation import word_alignment
 from asr.metrics import error_report
 
 KEYS = {"wer", "cer", "ser", "utterances", "words", "rtf", "substitutions", "deletions", "insertions"}

@@ -8,7 +8,7 @@ import numpy as np
 import soundfile as sf
 
 import asr
-from asr.callbacks import AttentionPlot
+from asr.training.callbacks import AttentionPlot
 from asr.cli import main
 from asr.plots import attention_maps
 from trained_model import recognised
@@ -70,9 +70,9 @@ def test_callback_in_a_real_training_run(tmp_path):
     import lightning as L
 
     from asr.data.datamodule import ASRDataModule
-    from asr.lightning import ASRTask, TaskConfig, TokenizerConfig
+    from asr.training.task import ASRTask, TaskConfig, TokenizerConfig
     from asr.model import ModelConfig
-    from asr.schedules import OptimConfig
+    from asr.training.schedules import OptimConfig
     from training_fixtures import noise_corpus
 
     manifest = noise_corpus(tmp_path / "data", n=8)

@@ -2,7 +2,7 @@ import math
 
 import pytest
 
-from asr.schedules import OptimConfig, lr_factor
+from asr.training.schedules import OptimConfig, lr_factor
 
 
 def test_noam_warms_up_then_decays_as_inverse_sqrt():
@@ -41,7 +41,7 @@ def test_a_run_bounded_by_max_time_decays_over_the_time_budget():
 
     from lightning.pytorch.callbacks import Timer
 
-    from asr.lightning import ASRTask
+    from asr.training.task import ASRTask
     from asr.model import ModelConfig
     from asr.tokenizer import train_tokenizer
 

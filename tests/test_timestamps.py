@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 import asr
-from asr.evaluation import word_alignment
+from asr.inference.evaluation import word_alignment
 from asr.model import ModelConfig
-from asr.timestamps import FrameClock, word_groups
+from asr.inference.timestamps import FrameClock, word_groups
 from asr.tokenizer import train_tokenizer
 from trained_model import DIGITS, speak
 

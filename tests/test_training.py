@@ -11,12 +11,12 @@ import torch
 import yaml
 from lightning.pytorch.callbacks import ModelCheckpoint
 
-from asr.checkpoints import export
+from asr.training.checkpoints import export
 from asr.data.datamodule import ASRDataModule
-from asr.lightning import ASRTask, TaskConfig, TokenizerConfig
+from asr.training.task import ASRTask, TaskConfig, TokenizerConfig
 from asr.model import ModelConfig
 from asr.model.io import load_model_file
-from asr.schedules import OptimConfig
+from asr.training.schedules import OptimConfig
 from training_fixtures import noise_corpus
 
 TINY = dict(d_model=32, heads=2, enc_layers=1, dec_layers=1, ffn=64, subsampling=4, subsampling_channels=8,
@@ -141,14 +141,46 @@ def test_a_setting_lightning_rejects_is_one_line_not_a_traceback(tmp_path, monke
 
     manifest = noise_corpus(tmp_path / "data", n=6)
     monkeypatch.chdir(tmp_path)
-    recipe = [r for r in RECIPES if r.parent.name == "librispeech"][0]  # GPU settings, LearningRateMonitor
+    recipe = [r for r in RECIPES if r.parent.name == "librispeech"][0]  # GPU settings
     data = ["--data.train_manifests", str(manifest), "--data.valid_manifests", str(manifest), "--data.test_manifests",
             "null", "--data.num_workers", "0", "--model.tokenizer.kind", "char", "--model.task.cmvn_utterances", "5"]
     cpu = ["--trainer.accelerator", "cpu", "--trainer.devices", "1", "--trainer.strategy", "auto"]
-    rc = main(["fit", "--config", str(recipe), *cpu, "--trainer.logger", "false", *data])
+    lr_monitor = "--trainer.callbacks+=lightning.pytorch.callbacks.LearningRateMonitor"  # needs a logger
+    rc = main(["fit", "--config", str(recipe), *cpu, lr_monitor, "--trainer.logger", "false", *data])
     err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
     assert rc == 2 and len(err) == 1 and "LearningRateMonitor" in err[0], err
     if not torch.cuda.is_available():
         rc = main(["fit", "--config", str(recipe), *data])
         err = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
         assert rc == 2 and len(err) == 1 and "--trainer.accelerator cpu" in err[0], err
+
+
+@pytest.mark.timeout(400)
+def test_fit_then_average_best_then_test_through_the_command_line(tmp_path):
+    """A recipe trained for two epochs with validation: `asr average --best` finds the checkpoints the callback
+    recorded (the recipe's file names are not read), its model file loads, and `asr test` runs the test loop
+    (decoding with the same policy as validation) and reports test_wer."""
+    manifest = noise_corpus(tmp_path / "data", n=8)
+    recipe = [r for r in RECIPES if r.parent.name == "fsdd"][0]
+    common = ["--config", str(recipe), "--threads", "1", "--device", "cpu", "--trainer.max_time", "null",
+              "--trainer.enable_progress_bar", "false", "--data.train_manifests", str(manifest),
+              "--data.valid_manifests", str(manifest), "--data.test_manifests", str(manifest),
+              "--data.train_repeats", "null", "--data.num_workers", "0", "--data.max_duration", "6",
+              "--model.tokenizer.kind", "char", "--model.task.cmvn_utterances", "8",
+              "--model.task.decode.beam", "2"]
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
+
+    def asr(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "asr.cli", *args], env=env, capture_output=True, text=True,
+                              timeout=300, cwd=tmp_path)
+
+    fit = asr("fit", *common, "--trainer.max_epochs", "2")
+    assert fit.returncode == 0, fit.stderr[-3000:]
+    [folder] = {p.parent for p in tmp_path.rglob("last.ckpt")}
+    averaged = asr("average", "--best", "2", str(folder), "--out", "avg.pt")
+    assert averaged.returncode == 0, averaged.stderr[-3000:]
+    assert "wrote model file avg.pt" in averaged.stdout and "average of 2 checkpoint(s)" in averaged.stdout
+    load_model_file(tmp_path / "avg.pt", torch.device("cpu"))
+    tested = asr("test", *common, "--ckpt_path", str(folder / "last.ckpt"))
+    assert tested.returncode == 0, tested.stderr[-3000:]
+    assert "test_wer" in tested.stdout + tested.stderr

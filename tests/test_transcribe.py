@@ -10,12 +10,12 @@ import soundfile as sf
 import torch
 
 import asr
-from asr.api import Model, TranscribeOptions
+from asr.decoding.policy import loop_check
+from asr.inference.options import SegmentOptions, TranscribeOptions
 from asr.audio import ArraySource
 from asr.cli import main
 from asr.decoding import DecodeOptions
-from asr.decoding.options import repeating
-from asr.longform import SegmentOptions
+from asr.decoding.rules import repeating
 from asr.metrics import error_report
 from trained_model import recognised
 
@@ -160,14 +160,14 @@ def test_silence_and_noise_do_not_make_the_decoder_loop(digits_model, kind):
 
 
 def test_loop_check_prefers_ctc_over_a_looping_or_stalled_hypothesis():
-    d = DecodeOptions(max_repeats=4, repeat_ngram=3)
+    d = DecodeOptions(max_repeats=4, repeat_ngram=3, ctc_length_tolerance=0.25)
     loop = [5, 6, 5, 6, 5, 6, 5, 6]
     ctc = [5, 6, 7, 8, 9, 10, 11, 12, 5, 6]
-    assert Model._loop_check(loop + [7, 8], ctc, d, 0.25) == loop + [7, 8]  # same length, no loop at the end
-    assert Model._loop_check(ctc[:2] + loop, ctc, d, 0.25) == ctc  # the repetition guard stopped it
-    assert Model._loop_check(ctc + ctc[:4], ctc, d, 0.25) == ctc  # 40% longer than CTC's path
-    assert Model._loop_check(ctc[:5], ctc, d, 0.25) == ctc  # stopped halfway
-    assert Model._loop_check(ctc[:8], ctc, d, 0.25) == ctc[:8]  # within tolerance: the decoder's word stands
+    assert loop_check(loop + [7, 8], ctc, d) == loop + [7, 8]  # same length, no loop at the end
+    assert loop_check(ctc[:2] + loop, ctc, d) == ctc  # the repetition guard stopped it
+    assert loop_check(ctc + ctc[:4], ctc, d) == ctc  # 40% longer than CTC's path
+    assert loop_check(ctc[:5], ctc, d) == ctc  # stopped halfway
+    assert loop_check(ctc[:8], ctc, d) == ctc[:8]  # within tolerance: the decoder's word stands
 
 
 def test_a_long_stretch_without_pauses_is_not_dropped_or_repeated(digits_model):
@@ -176,7 +176,7 @@ def test_a_long_stretch_without_pauses_is_not_dropped_or_repeated(digits_model):
 
     Greedy attention + loop check stays accurate (WER 3-10% on six test models trained with different seeds and
     dropout streams). The joint beam-4 search is accurate on four of the six (3-7%, two of them thanks to the
-    search-error guard in `Model._search_error_check`) but not on the two seed-1 models (46%, 59%: there the
+    search-error guard in `asr.decoding.policy.search_error_check`) but not on the two seed-1 models (46%, 59%: there the
     joint objective itself prefers the lost decoder's words), so for it the test holds what the loop check
     guarantees: nothing dropped, nothing repeated (0.92-1.00x the words)."""
     path, heldout = digits_model

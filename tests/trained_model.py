@@ -216,7 +216,7 @@ def recognised(model_path: Path, heldout: list[tuple[Path, str]]) -> list[tuple[
     """The held-out utterances the model transcribes exactly (default options), for tests that need a known
     right answer; computed once per session."""
     if model_path not in _correct:
-        from asr.api import TranscribeOptions, load_model
+        from asr.inference.transcriber import TranscribeOptions, load_model
         from asr.audio import open_audio
 
         model = load_model(model_path)

@@ -5,6 +5,10 @@
 The component timings behind docs/performance.md's "what changed" tables (forward + backward, median of
 --steps runs after 3 warm-up runs, milliseconds). `asr bench` times whole steps; this times the parts whose
 implementation was chosen by measurement, so a reader can re-check the choice on their own CPU.
+
+Output: one line per measurement, `<component>: <ms> ms`, optionally followed by ` (<note>)`; a component's name
+has no colon and is printed once per run, so the lines read as a table and parse with one regular expression
+(tests/test_bench.py does).
 """
 
 from __future__ import annotations
@@ -39,6 +43,11 @@ def time_ms(fn: Callable[[], object], steps: int) -> float:
     return 1000 * statistics.median(times)
 
 
+def report(component: str, ms: float, note: str = "") -> None:
+    """Print one measurement in the documented form (see the module docstring)."""
+    print(f"{component}: {ms:.2f} ms" + (f" ({note})" if note else ""))
+
+
 def attention(args: argparse.Namespace) -> None:
     B, H, T, dk = 16, 4, 75, 64  # a base training batch: 16 x 3 s after x4 subsampling
     mask = torch.ones(B, 1, 1, T, dtype=torch.bool)
@@ -48,25 +57,27 @@ def attention(args: argparse.Namespace) -> None:
         for impl, fn in (("sdpa", lambda: F.scaled_dot_product_attention(q, k, v, attn_mask=mask)),
                          ("explicit", lambda: explicit_attention(q, k, v, mask)[0])):
             ms = time_ms(lambda: fn().float().sum().backward(), args.steps)
-            print(f"attention {B}x{H}x{T}x{T} {name} {impl}: {ms:.2f} ms forward + backward")
+            report(f"attention {B}x{H}x{T}x{T} {name} {impl}", ms, "forward + backward")
 
 
 def dropout_parts(args: argparse.Namespace) -> None:
     shape = (16, 74, 2048)  # a base feed-forward activation
     n = math.prod(shape)
     keep = random_words(n).view(shape) >= 2 * 3277 - 32768
-    print(f"draws: {time_ms(lambda: random_words(n), args.steps):.2f} ms (SFC64, {n // 4} x 64 bits)")
-    print(f"draws: {time_ms(lambda: torch.empty(n // 4, dtype=torch.int64).random_(), args.steps):.2f} ms "
-          "(torch random_)")
+    words = f"{n // 4} x 64 bits"
+    report("draws SFC64", time_ms(lambda: random_words(n), args.steps), words)
+    report("draws torch random_", time_ms(lambda: torch.empty(n // 4, dtype=torch.int64).random_(), args.steps),
+           words)
     for name, dtype in DTYPES.items():
         s, z = torch.tensor(1.1, dtype=dtype), torch.tensor(0.0, dtype=dtype)
-        print(f"mask {name}: torch.where {time_ms(lambda: torch.where(keep, s, z), args.steps):.2f} ms, "
-              f"as integers {time_ms(lambda: scaled_mask(keep, 1.1, dtype), args.steps):.2f} ms")
+        report(f"mask {name} torch.where", time_ms(lambda: torch.where(keep, s, z), args.steps))
+        report(f"mask {name} as integers", time_ms(lambda: scaled_mask(keep, 1.1, dtype), args.steps))
         x = torch.randn(shape, dtype=dtype, requires_grad=True)
-        ours = time_ms(lambda: dropout(x, 0.1, True).sum().backward(), args.steps)
-        torch_ = time_ms(lambda: F.dropout(x, 0.1, True).sum().backward(), args.steps)
-        print(f"dropout {'x'.join(map(str, shape))} {name}: asr {ours:.2f} ms, F.dropout {torch_:.2f} ms "
-              "(forward + backward)")
+        size = "x".join(map(str, shape))
+        report(f"dropout {size} {name} asr", time_ms(lambda: dropout(x, 0.1, True).sum().backward(), args.steps),
+               "forward + backward")
+        report(f"dropout {size} {name} F.dropout",
+               time_ms(lambda: F.dropout(x, 0.1, True).sum().backward(), args.steps), "forward + backward")
 
 
 def main() -> int:
@@ -75,6 +86,8 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--steps", type=int, default=20)
     args = parser.parse_args()
+    if args.steps < 1 or args.threads < 1:
+        parser.error("--steps and --threads must be at least 1")
     torch.set_num_threads(args.threads)
     {"attention": attention, "dropout": dropout_parts}[args.part](args)
     return 0

@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 SIZES = ("tiny", "small", "base", "large")
-CONF_DIR = Path(__file__).resolve().parents[2] / "conf" / "model"
 # Explicit model flags -> ModelConfig fields; each overrides the one from --size.
 MODEL_FLAGS = {
     "d_model": "d_model", "heads": "heads", "enc_layers": "enc_layers", "dec_layers": "dec_layers", "ffn": "ffn",

@@ -92,4 +92,5 @@ def run(args: argparse.Namespace) -> list[dict]:
     records = read([Path(p) for p in args.inputs])
     machine = records[0].get("machine", "")
     draw(records, Path(args.out), args.title or f"asr benchmarks on {machine}")
+    print(f"wrote {args.out} ({len(records)} measurements)")
     return []

@@ -20,16 +20,16 @@ import torch
 import yaml
 
 from asr.allocator import keeping_freed_memory
-from asr.bench.args import CONF_DIR, MODEL_FLAGS
+from asr.bench.args import MODEL_FLAGS
 from asr.errors import UserError
 from asr.hardware import cpu_model, native_bf16_cpu
 from asr.model import ModelConfig
 
 def model_config(args: argparse.Namespace) -> ModelConfig:
     """--size's YAML with the explicit flags on top; dropout stays as configured (training-mode cost)."""
-    path = CONF_DIR / f"{args.size}.yaml"
-    if not path.is_file():
-        raise UserError(f"{path} not found; run from a source checkout or give --d-model/--heads/... explicitly")
+    from asr.resources import resource
+
+    path = resource(f"conf/model/{args.size}.yaml")
     values = yaml.safe_load(path.read_text())
     for flag, field in MODEL_FLAGS.items():
         if getattr(args, flag) is not None:

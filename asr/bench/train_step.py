@@ -14,7 +14,7 @@ import torch
 
 from asr.bench.common import autocast, base_record, Timings, time_runs, model_config, peak_rss_mb, setup
 from asr.model import ASRModel
-from asr.schedules import OptimConfig, adamw
+from asr.training.schedules import OptimConfig, adamw
 from asr.tokenizer import SOS_EOS
 
 FRAMES_PER_SECOND = 100

@@ -10,11 +10,12 @@ FSDD test split, transcribe a held-out file and draw its attention. Offline; ~10
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 from pathlib import Path
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from asr.demo import DemoConfig
+    from asr.demo import RECIPE, DemoConfig
 
     d = DemoConfig()
     parser.add_argument("--out", type=Path, default=d.out, help=f"output folder (default {d.out})")
@@ -22,12 +23,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--hours", type=float, default=d.hours, help=f"hours of synthesised digits (default {d.hours})")
     parser.add_argument("--train-minutes", type=float, default=d.train_minutes,
                         help=f"training wall-clock budget (default {d.train_minutes})")
-    parser.add_argument("--beam", type=int, default=d.beam)
-    parser.add_argument("--ctc-weight", type=float, default=d.ctc_weight)
-    parser.add_argument("--threads", type=int, default=d.threads)
+    parser.add_argument("--beam", type=int, default=d.decode.beam, help=f"test-time beam (default {d.decode.beam})")
+    parser.add_argument("--ctc-weight", type=float, default=d.decode.ctc_weight,
+                        help=f"test-time CTC weight (default {d.decode.ctc_weight})")
+    parser.add_argument("--threads", type=int, default=d.threads, help=f"CPU threads for torch (default {d.threads})")
+    parser.add_argument("--device", default="cpu", choices=("cpu",),
+                        help="the demo trains and scores on the CPU (its recipe is a CPU recipe)")
     parser.add_argument("--seed", type=int, default=d.seed)
-    parser.add_argument("--recipe", type=Path, default=d.recipe,
-                        help="LightningCLI config to fit (default %(default)s)")
+    parser.add_argument("--recipe", type=Path, default=None,
+                        help=f"LightningCLI config to fit (default: the installed {RECIPE})")
+    parser.add_argument("--fsdd", type=Path, default=None, metavar="DIR",
+                        help="FSDD folder holding recordings/ (default: $ASR_FSDD or ../shared/data/fsdd)")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a recipe value, as `asr fit --KEY VALUE` would (repeatable)")
 
@@ -42,9 +48,12 @@ def run(args: argparse.Namespace) -> int:
         if not sep or not key:
             raise UserError(f"--set {item!r}: expected KEY=VALUE, e.g. --set model.optim.lr=0.003")
         overrides += [f"--{key.removeprefix('--')}", value]
-    if not args.recipe.is_file():
+    if args.recipe is not None and not args.recipe.is_file():
         raise UserError(f"--recipe {args.recipe}: no such file; see recipes/tts/digits.yaml")
+    if args.threads < 1:
+        raise UserError(f"--threads must be at least 1, got {args.threads}")
+    d = DemoConfig()
     run_demo(DemoConfig(out=args.out, data=args.data, hours=args.hours, train_minutes=args.train_minutes,
-                        beam=args.beam, ctc_weight=args.ctc_weight, threads=args.threads, seed=args.seed,
-                        recipe=args.recipe, overrides=tuple(overrides)))
+                        decode=replace(d.decode, beam=args.beam, ctc_weight=args.ctc_weight), threads=args.threads,
+                        seed=args.seed, recipe=args.recipe, fsdd_root=args.fsdd, overrides=tuple(overrides)))
     return 0

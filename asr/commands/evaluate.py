@@ -15,7 +15,8 @@ import json
 import sys
 from pathlib import Path
 
-from asr.commands import add_search_argument, warn_if_precision_is_slow
+from asr.commands import (add_compute_arguments, add_decode_arguments, apply_compute_arguments, decode_options,
+                          warn_if_precision_is_slow)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,31 +26,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", help="write the summary as JSON here")
     parser.add_argument("--out-dir", help="write icefall-style recogs/errs/wer-summary files here")
     parser.add_argument("--name", default=None, help="suffix of the report files (default: the manifest's name)")
-    parser.add_argument("--batch-size", type=int, default=16, help="utterances decoded together (default 16)")
-    parser.add_argument("--beam", type=int, default=4, help="beam size; 1 = greedy (default 4)")
-    parser.add_argument("--ctc-weight", type=float, default=0.3, help="CTC weight in the joint search (default 0.3)")
-    add_search_argument(parser)
-    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="default cpu")
+    add_decode_arguments(parser, batch_help="utterances decoded together")
+    add_compute_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from asr.api import TranscribeOptions, load_model
     from asr.data.manifests import load_cuts
-    from asr.evaluation import evaluate, write_reports
+    from asr.inference.evaluation import evaluate, write_reports
+    from asr.inference.options import TranscribeOptions
+    from asr.inference.transcriber import load_model
 
     warn_if_precision_is_slow(args)
+    apply_compute_arguments(args)
     cuts = load_cuts(args.manifest)
     model = load_model(args.model, args.device)
-    opts = TranscribeOptions(beam=args.beam, ctc_weight=args.ctc_weight, search=args.search,
-                             batch_size=args.batch_size, word_timestamps=False, precision=args.precision)
+    opts = TranscribeOptions(decode=decode_options(args), batch_size=args.batch_size, word_timestamps=False,
+                             precision=args.precision)
     total = round(sum(c.duration for c in cuts), 1)
     with tqdm(total=total, unit="s", desc="audio", file=sys.stderr, disable=None, dynamic_ncols=True) as bar:
         ev = evaluate(model, cuts, opts, on_audio=lambda s: bar.update(round(s, 1)),
                       on_error=lambda m: tqdm.write(f"error: {m}", file=sys.stderr))
     r = ev.report
-    settings = f"beam_{args.beam}_ctc_{args.ctc_weight:g}" + ("_rescore" if args.search == "rescore" else "")
+    settings = f"beam_{args.beam}_ctc_{args.ctc_weight:g}" + ("" if args.search == "joint" else f"_{args.search}")
     settings += "_bf16" if args.precision == "bf16" else ""
     print(f"WER {100 * r.wer:.2f}% ({r.substitutions + r.deletions + r.insertions}/{r.words} words: "
           f"{r.substitutions} sub, {r.deletions} del, {r.insertions} ins)  CER {100 * r.cer:.2f}%  "

@@ -1,53 +1,66 @@
 """Usage:
     asr fit --config recipes/tts/digits.yaml [--trainer.max_epochs 20 ...]
     asr fit --config recipes/tts/digits.yaml --ckpt_path last       # resume a killed run exactly
+    asr fit --config recipes/fsdd/digits.yaml --threads 1            # on a busy machine
     asr validate --config recipes/tts/digits.yaml --ckpt_path exp/digits/checkpoints/last.ckpt
     asr test --config recipes/tts/digits.yaml --ckpt_path best
 
-LightningCLI over `asr.lightning.ASRTask` and `asr.data.datamodule.ASRDataModule`. A recipe config composes a
-model size from conf/model/ (`model: {model: ../../conf/model/tiny.yaml}`) with its data settings; the resolved
-config is saved beside the run's logs as config.yaml.
+LightningCLI over `asr.training.task.ASRTask` and `asr.data.datamodule.ASRDataModule` (built in
+`asr.training.cli`). Besides LightningCLI's own arguments, `--threads N` sets torch's CPU threads and
+`--device cpu|cuda` the trainer's accelerator, as on every other command that computes.
 """
 
 from __future__ import annotations
 
 import argparse
-import warnings
+
+from asr.errors import UserError
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:  # arguments are LightningCLI's own
     parser.add_argument("rest", nargs=argparse.REMAINDER)
 
 
-# Appended to Lightning's complaint when a GPU recipe meets a machine without a usable GPU.
-CPU_HINT = ("this recipe is set up for GPUs; to run it on the CPU add --trainer.accelerator cpu "
-            "--trainer.devices 1 --trainer.strategy auto --trainer.precision 32-true")
+def compute_flags(args: list[str]) -> tuple[list[str], int | None]:
+    """Take --threads N and --device X out of LightningCLI's arguments: (the rest, threads); --device becomes
+    --trainer.accelerator."""
+    rest: list[str] = []
+    threads = None
+    it = iter(args)
+    for a in it:
+        flag, eq, value = a.partition("=")
+        if flag in ("--threads", "--device"):
+            if not eq:
+                value = next(it, "")
+            if not value:
+                raise UserError(f"{flag} needs a value, e.g. {flag} {'1' if flag == '--threads' else 'cpu'}")
+            if flag == "--threads":
+                if not value.isdigit() or int(value) < 1:
+                    raise UserError(f"--threads must be a whole number >= 1, got {value!r}")
+                threads = int(value)
+            else:
+                if value not in ("cpu", "cuda"):
+                    raise UserError(f"--device must be cpu or cuda, got {value!r}")
+                rest += ["--trainer.accelerator", "gpu" if value == "cuda" else "cpu"]
+        else:
+            rest.append(a)
+    return rest, threads
 
 
 def run_lightning(subcommand: str, args: list[str]) -> int:
-    from lightning.fabric.utilities.exceptions import MisconfigurationException
-    from lightning.pytorch.cli import LightningCLI
+    rest, threads = compute_flags(args)
+    asks_for_help = any(a in ("-h", "--help", "--print_config") or a.startswith("--print_config=") for a in rest)
+    if not asks_for_help and not any(a.split("=")[0] in ("--config", "-c", "--trainer.default_root_dir") for a in rest):
+        # Without a recipe Lightning would write lightning_logs/ into the current folder before failing.
+        raise UserError(f"asr {subcommand} needs a recipe: --config recipes/<corpus>/<config>.yaml "
+                        "(or --trainer.default_root_dir DIR for where the run goes)")
+    if threads is not None:
+        import torch
 
-    from asr.data.datamodule import ASRDataModule
-    from asr.errors import UserError
-    from asr.lightning import ASRTask
+        torch.set_num_threads(threads)
+    from asr.training.cli import build_cli
 
-    # LightningCLI warns when args= is given while sys.argv holds the same words, which is always the case here
-    warnings.filterwarnings("ignore", message="LightningCLI's args parameter is intended")
-    try:
-        LightningCLI(
-            ASRTask,
-            ASRDataModule,
-            args=[subcommand, *args],
-            # lhotse's sampler splits the data across DDP ranks itself; Lightning must not wrap it.
-            trainer_defaults={"use_distributed_sampler": False},
-            save_config_kwargs={"overwrite": True},
-            seed_everything_default=0,
-        )
-    except MisconfigurationException as e:  # a setting that cannot work here: one line, not a traceback
-        message = str(e).strip().splitlines()[0].rstrip(".!")
-        gpu = any(word in message.lower() for word in ("gpu", "cuda"))
-        raise UserError(f"{message} ({CPU_HINT if gpu else 'check the trainer settings'})") from None
+    build_cli([subcommand, *rest])
     return 0
 
 

@@ -12,22 +12,31 @@ from __future__ import annotations
 
 import argparse
 
+from asr.commands import add_compute_arguments, apply_compute_arguments, decode_options
+from asr.decoding.options import SEARCHES, DecodeOptions
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("audio", help="one audio file (any format, rate and channel count)")
     parser.add_argument("--model", required=True, help="model file from `asr export`")
     parser.add_argument("--out", required=True, help="PNG to write")
     parser.add_argument("--text", help="teacher-force this transcript instead of decoding")
-    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="default cpu")
+    d = DecodeOptions()
+    parser.add_argument("--beam", type=int, default=d.beam, help=f"beam size without --text (default {d.beam})")
+    parser.add_argument("--ctc-weight", type=float, default=d.ctc_weight,
+                        help=f"CTC weight of the joint score without --text (default {d.ctc_weight})")
+    parser.add_argument("--search", default=d.search, choices=SEARCHES, help=f"without --text (default {d.search})")
+    add_compute_arguments(parser)
     parser.add_argument("--max-seconds", type=float, default=60.0, help="refuse longer audio (default 60)")
 
 
 def run(args: argparse.Namespace) -> int:
-    from asr.api import load_model
     from asr.audio import load_audio
     from asr.errors import UserError
+    from asr.inference.transcriber import load_model
     from asr.plots import save_attention_png
 
+    apply_compute_arguments(args)
     model = load_model(args.model, args.device)
     wave = load_audio(args.audio, model.sample_rate)
     seconds = len(wave) / model.sample_rate
@@ -36,6 +45,6 @@ def run(args: argparse.Namespace) -> int:
     if seconds < 0.2:
         raise UserError(f"{args.audio} is only {seconds:.2f} s long; nothing to draw")
     path = save_attention_png(model.net, model.tokenizer, wave, args.out, text=args.text,
-                              title=f"{args.audio} ({seconds:.1f} s)")
+                              title=f"{args.audio} ({seconds:.1f} s)", decode=decode_options(args))
     print(f"wrote {path}")
     return 0

@@ -15,7 +15,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from asr.commands import add_search_argument, warn_if_precision_is_slow
+from asr.commands import (add_compute_arguments, add_decode_arguments, apply_compute_arguments, decode_options,
+                          warn_if_precision_is_slow)
+from asr.inference.options import SegmentOptions
 
 FORMAT_CHOICES = ("txt", "json", "srt", "vtt", "tsv", "all")
 
@@ -25,14 +27,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="model file from `asr export`")
     parser.add_argument("--output-dir", help="write <name>.<format> files here instead of printing")
     parser.add_argument("--format", default="txt", choices=FORMAT_CHOICES, help="output format (default txt)")
-    parser.add_argument("--batch-size", type=int, default=16, help="segments decoded together (default 16)")
-    parser.add_argument("--beam", type=int, default=4, help="beam size; 1 = greedy (default 4)")
-    parser.add_argument("--ctc-weight", type=float, default=0.3,
-                        help="weight of CTC prefix scores in the joint search, 0-1 (default 0.3)")
-    add_search_argument(parser)
-    parser.add_argument("--device", default="cpu", choices=("cpu", "cuda"), help="default cpu")
-    parser.add_argument("--max-segment", type=float, default=20.0,
-                        help="longest segment in seconds; longer speech is cut at its quietest point (default 20)")
+    add_decode_arguments(parser)
+    add_compute_arguments(parser)
+    seg = SegmentOptions()
+    parser.add_argument("--max-segment", type=float, default=seg.max_segment_s,
+                        help="longest segment in seconds; longer speech is cut at its quietest point "
+                             f"(default {seg.max_segment_s:g})")
     parser.add_argument("--no-vad", action="store_true",
                         help="keep every sample (fixed windows) instead of skipping silence")
     parser.add_argument("--no-word-timestamps", action="store_true", help="skip word times and confidences")
@@ -41,11 +41,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from asr.api import TranscribeOptions, load_model
     from asr.audio import find_audio, open_audio
     from asr.errors import UserError
-    from asr.formats import FORMATS, OutputNamer, render
-    from asr.longform import SegmentOptions
+    from asr.inference.formats import FORMATS, OutputNamer, render
+    from asr.inference.options import TranscribeOptions
+    from asr.inference.transcriber import load_model
 
     if args.batch_size < 1:
         raise UserError(f"--batch-size must be at least 1, got {args.batch_size}")
@@ -59,9 +59,10 @@ def run(args: argparse.Namespace) -> int:
     if not files:
         raise UserError("no audio to transcribe; pass files, folders or globs that exist")
     warn_if_precision_is_slow(args)
+    apply_compute_arguments(args)
     model = load_model(args.model, args.device)
     opts = TranscribeOptions(
-        beam=args.beam, ctc_weight=args.ctc_weight, search=args.search, batch_size=args.batch_size,
+        decode=decode_options(args), batch_size=args.batch_size,
         precision=args.precision, word_timestamps=not args.no_word_timestamps,
         segments=SegmentOptions(max_segment_s=args.max_segment, vad=not args.no_vad),
     )

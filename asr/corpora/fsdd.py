@@ -18,6 +18,7 @@ The dataset is CC BY-SA 4.0: ATTRIBUTION.md in the output folder says where it c
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 from dataclasses import dataclass
@@ -59,8 +60,13 @@ class Take:
     take: int
 
 
+FSDD_ENV = "ASR_FSDD"  # an FSDD folder (holding recordings/) to use when --root is not given
+
+
 def default_root() -> Path | None:
-    """`../shared/data/fsdd` next to the repository (or the current directory), if it is there."""
+    """$ASR_FSDD, else `../shared/data/fsdd` next to the repository or the current directory, if it is there."""
+    if os.environ.get(FSDD_ENV):
+        return Path(os.environ[FSDD_ENV])
     repo = Path(__file__).resolve().parents[2]
     for base in (repo, Path.cwd()):
         candidate = base.parent / "shared" / "data" / "fsdd"
@@ -104,8 +110,8 @@ def prepare_fsdd(root: Path | None, out_dir: Path, split: str = "customary",
         raise UserError(f"unknown FSDD split {split!r}; use one of {', '.join(SPLIT_KINDS)}")
     root = Path(root) if root is not None else default_root()
     if root is None:
-        raise UserError("FSDD not found at ../shared/data/fsdd; pass --root pointing to the folder that holds "
-                        "recordings/")
+        raise UserError("FSDD not found at ../shared/data/fsdd; set ASR_FSDD or pass --root pointing to the folder "
+                        "that holds recordings/")
     takes = find_takes(root)
     speakers = sorted({t.speaker for t in takes})
     if split == "speaker" and test_speaker not in speakers:
@@ -141,7 +147,8 @@ def attribution(root: Path) -> str:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options named after `prepare_fsdd`'s parameters (the prepare command passes them through)."""
     parser.add_argument("--root", type=Path, default=None,
-                        help="FSDD folder holding recordings/ (default: ../shared/data/fsdd next to the repository)")
+                        help="FSDD folder holding recordings/ (default: $ASR_FSDD, else ../shared/data/fsdd next to the "
+                             "repository or the current folder)")
     parser.add_argument("--split", choices=SPLIT_KINDS, default="customary",
                         help="customary: takes 0-4 test, 5-9 dev, rest train; speaker: one speaker is the test set")
     parser.add_argument("--test-speaker", default=DEFAULT_TEST_SPEAKER,

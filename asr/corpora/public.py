@@ -115,19 +115,19 @@ def download_hint(command: str) -> str:
 
 def load_prepared(out_dir: Path, split: str) -> CutSet | None:
     """`split`'s cuts when an earlier run wrote them (preparation is idempotent: delete the files to redo it)."""
-    from lhotse import CutSet
+    from asr.corpora.summary import load_split, manifest_paths
 
-    path = out_dir / f"{split}_cuts.jsonl.gz"
-    if not path.is_file():
-        return None
-    print(f"{split}: {path} exists; kept (delete it to prepare the split again)")
-    return CutSet.from_file(path).to_eager()
+    cuts = load_split(out_dir, split)
+    if cuts is not None:
+        print(f"{split}: {manifest_paths(out_dir, split)['cuts']} exists; kept (delete it to prepare the split again)")
+    return cuts
 
 
 def write_split(out_dir: Path, split: str, recordings: RecordingSet, supervisions: SupervisionSet) -> CutSet:
     """Normalise the text, drop empty transcripts, write the three manifests of `split`; return its cuts."""
     from lhotse import CutSet, SupervisionSet, fix_manifests, validate_recordings_and_supervisions
 
+    from asr.corpora.summary import write_manifests
     from asr.text import normalise_text
 
     sups = [s.transform_text(normalise_text) for s in supervisions]
@@ -139,8 +139,4 @@ def write_split(out_dir: Path, split: str, recordings: RecordingSet, supervision
     # one cut per supervision: a long recording (a TED talk) becomes one cut per segment
     cuts = CutSet.from_manifests(recordings=recordings, supervisions=supervisions)
     cuts = cuts.trim_to_supervisions(keep_overlapping=False).to_eager()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    recordings.to_file(out_dir / f"{split}_recordings.jsonl.gz")
-    supervisions.to_file(out_dir / f"{split}_supervisions.jsonl.gz")
-    cuts.to_file(out_dir / f"{split}_cuts.jsonl.gz")
-    return cuts
+    return write_manifests(out_dir, split, cuts, recordings, supervisions)

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from asr.errors import UserError
 
 if TYPE_CHECKING:
-    from lhotse import CutSet, Recording
+    from lhotse import CutSet, Recording, RecordingSet, SupervisionSet
     from lhotse.cut import MonoCut
 
 SPLITS = ("train", "dev", "test")
@@ -72,30 +72,51 @@ def utterance_cut(recording: Recording, text: str, speaker: str, custom: dict[st
                    supervisions=[sup], custom=dict(custom))
 
 
+MANIFEST_KINDS = ("recordings", "supervisions", "cuts")
+
+
+def manifest_paths(out_dir: Path, split: str) -> dict[str, Path]:
+    """{kind: out_dir/<split>_<kind>.jsonl.gz}: the three files a prepared split leaves."""
+    return {kind: out_dir / f"{split}_{kind}.jsonl.gz" for kind in MANIFEST_KINDS}
+
+
+def write_manifests(out_dir: Path, split: str, cuts: CutSet,
+                    recordings: RecordingSet | None = None, supervisions: SupervisionSet | None = None) -> CutSet:
+    """Write the three manifests of `split` (recordings and supervisions decomposed from the cuts unless given),
+    the cuts file last: a split counts as prepared once all three exist (`load_split`)."""
+    if recordings is None or supervisions is None:
+        recordings, supervisions = cuts.decompose()[:2]
+    paths = manifest_paths(out_dir, split)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    recordings.to_file(paths["recordings"])
+    supervisions.to_file(paths["supervisions"])
+    cuts.to_file(paths["cuts"])
+    return cuts
+
+
+def load_split(out_dir: Path, split: str) -> CutSet | None:
+    """`split`'s cuts when an earlier run prepared it (all three manifests exist), else None."""
+    paths = manifest_paths(out_dir, split)
+    if not all(p.is_file() for p in paths.values()):
+        return None
+    from lhotse import CutSet
+
+    return CutSet.from_file(paths["cuts"]).to_eager()
+
+
 def save_splits(out_dir: Path, splits: dict[str, list[MonoCut]]) -> dict[str, CutSet]:
     """Write the three manifests of every split; return the CutSets."""
     from lhotse import CutSet
 
-    out_dir.mkdir(parents=True, exist_ok=True)
     result = {}
     for split, cut_list in splits.items():
         if not cut_list:
             raise UserError(f"the {split} split came out empty; see the warnings above for what failed")
-        cuts = CutSet.from_cuts(cut_list)
-        recordings, supervisions = cuts.decompose()[:2]
-        recordings.to_file(out_dir / f"{split}_recordings.jsonl.gz")
-        supervisions.to_file(out_dir / f"{split}_supervisions.jsonl.gz")
-        cuts.to_file(out_dir / f"{split}_cuts.jsonl.gz")
-        result[split] = cuts
+        result[split] = write_manifests(out_dir, split, CutSet.from_cuts(cut_list))
     return result
 
 
 def load_splits(out_dir: Path) -> dict[str, CutSet] | None:
-    """The CutSets of a prepared corpus, or None when any manifest is missing."""
-    paths = {split: out_dir / f"{split}_cuts.jsonl.gz" for split in SPLITS}
-    needed = [out_dir / f"{s}_{kind}.jsonl.gz" for s in SPLITS for kind in ("recordings", "supervisions", "cuts")]
-    if not all(p.exists() for p in needed):
-        return None
-    from lhotse import CutSet
-
-    return {split: CutSet.from_file(path).to_eager() for split, path in paths.items()}
+    """The CutSets of a prepared corpus, or None when any split is not (wholly) prepared."""
+    loaded = {split: load_split(out_dir, split) for split in SPLITS}
+    return None if any(c is None for c in loaded.values()) else loaded

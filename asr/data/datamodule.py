@@ -12,7 +12,7 @@ batch holds `max_duration` seconds in total, so B varies. Audio is read, resampl
 in `num_workers` worker processes.
 
 Distributed training: the sampler splits batches across ranks itself (it gets the trainer's world size and rank),
-so the Trainer must run with `use_distributed_sampler=False` (asr/commands/lightning_cli.py sets it); otherwise
+so the Trainer must run with `use_distributed_sampler=False` (asr/training/cli.py sets it); otherwise
 Lightning would wrap the sampler in a DistributedSampler of its own.
 
 Exact resume: `state_dict()` (saved by Lightning in every checkpoint) holds the training sampler's state after the

@@ -26,7 +26,7 @@ from lhotse.dataset.collation import collate_audio
 
 from asr.data.augment import add_noise, perturb_speed
 from asr.errors import UserError
-from asr.text import normalise_text
+from asr.text import cut_text, normalise_text
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ class ASRDataset(torch.utils.data.Dataset):
         return {
             "audio": audio,
             "audio_lens": audio_lens.long(),
-            "text": [normalise_text(" ".join(s.text or "" for s in c.supervisions)) for c in kept],
+            "text": [normalise_text(cut_text(c)) for c in kept],
             "ids": list(kept.ids),
         }
 

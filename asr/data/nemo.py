@@ -18,6 +18,7 @@ from tqdm import tqdm
 
 from asr.data.manifests import iter_jsonl, resolve_audio_path
 from asr.errors import UserError
+from asr.text import cut_text
 
 
 def read_nemo_manifest(path: str | Path) -> CutSet:
@@ -82,7 +83,7 @@ def write_nemo_manifest(cuts: CutSet, path: str | Path) -> None:
             rel = os.path.relpath(audio, folder)
             entry = {
                 "audio_filepath": rel if not rel.startswith("..") else str(audio),
-                "text": " ".join(s.text or "" for s in cut.supervisions).strip(),
+                "text": cut_text(cut).strip(),
                 "duration": round(cut.duration, 6),
             }
             if cut.start:

@@ -19,7 +19,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from asr.data.manifests import CUT_TYPES, configure_audio_backend, iter_jsonl, manifest_kind, resolve_audio_path
-from asr.text import normalise_text
+from asr.text import cut_text, normalise_text
 
 DEFAULT_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789'"  # what normalise_text writes, besides the space
 
@@ -166,7 +166,7 @@ def _parse(
             if src.type == "file":  # urls, in-memory and shell-command sources are not checked here
                 end = mono.start + mono.duration
                 refs.append(_FileRef(Path(src.source), rec.sampling_rate, rec.duration, end))
-    text = " ".join(s.text or "" for s in cut.supervisions)
+    text = cut_text(cut)
     return _Entry(lineno, text, cut.duration, refs)
 
 

@@ -1,11 +1,11 @@
-"""Batched joint CTC/attention beam search (Watanabe et al. 2017; ESPnet's BatchBeamSearch with its named,
-weighted scorers; Whisper's stopping rule).
+"""Batched beam search over named, weighted scorers (Watanabe et al. 2017's joint CTC/attention search; ESPnet's
+BatchBeamSearch with its scorers; Whisper's stopping rule).
 
 Every hypothesis of every utterance is a row of one tensor (N = utterances x width, width <= beam) and rows move
-in lock-step, so a step is one decoder call and one CTC-prefix call; Python loops run over steps only. A step:
-  1. scores each row's candidate next tokens with two named scorers, both cumulative over the prefix:
-     "decoder" (attention log-probs via the key/value cache) and "ctc" (prefix scores, computed only for the
-     pre-beam of the best attention candidates); joint = (1 - ctc_weight) * decoder + ctc_weight * ctc;
+in lock-step, so a step is one call per scorer; Python loops run over steps only. A step:
+  1. the full scorers (`asr.decoding.scorers`: the attention decoder, later language models) score every token;
+     when a partial scorer (CTC prefix scores) joins them, only the pre-beam of the best candidates under the
+     full scorers is scored further; joint = sum of weight x cumulative score over the scorers;
   2. keeps the `beam` best non-<eos> extensions of each utterance; an <eos> extension that ranks among them ends
      its hypothesis, stored per utterance with its length-normalised score (so does a forced end: maximum
      length or repetition guard);
@@ -19,30 +19,33 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from asr.decoding.ctc_prefix import CTCPrefixScorer
-from asr.decoding.options import DecodeOptions, Hypothesis, ceil_int, eos_rules, length_limits, normalised
+from asr.decoding.options import DecodeOptions, Hypothesis
+from asr.decoding.rules import ceil_int, eos_rules, length_limits, normalised
+from asr.decoding.scorers import Scorer, Step, joint_scorers
 from asr.model.asr_model import ASRModel
-from asr.model.decoder import DecoderCache
 from asr.tokenizer import BLANK, SOS_EOS
 
 NEG_INF = float("-inf")
 
 
 @torch.no_grad()
-def beam_search(model: ASRModel, enc: Tensor, enc_lens: Tensor, opts: DecodeOptions) -> list[list[Hypothesis]]:
-    """enc (B, T', D), enc_lens (B,) -> per utterance up to `beam` hypotheses, best first."""
+def beam_search(model: ASRModel, enc: Tensor, enc_lens: Tensor, opts: DecodeOptions,
+                scorers: dict[str, tuple[Scorer, float]] | None = None) -> list[list[Hypothesis]]:
+    """enc (B, T', D), enc_lens (B,) -> per utterance up to `beam` hypotheses, best first.
+
+    `scorers`: name -> (scorer, weight); default the joint CTC/attention pair at `opts.ctc_weight`."""
+    scorers = joint_scorers(model, enc, enc_lens, opts.ctc_weight) if scorers is None else scorers
+    scorers = {k: (s, w) for k, (s, w) in scorers.items() if w > 0}
+    full = {k: v for k, v in scorers.items() if v[0].full}
+    partial = {k: v for k, v in scorers.items() if not v[0].full}
     B, V, K = enc.shape[0], model.cfg.vocab_size, opts.beam
-    weights = {"decoder": 1.0 - opts.ctc_weight, "ctc": opts.ctc_weight}
     limits = length_limits(enc_lens, opts)
     alpha = opts.length_alpha
 
     utt = torch.arange(B, device=enc.device)  # (N,) utterance of each row; one row per utterance at first
-    cache = model.decoder.init_cache(enc, enc_lens) if weights["decoder"] > 0 else None
-    ctc = CTCPrefixScorer(model.ctc_log_probs(enc), enc_lens) if weights["ctc"] > 0 else None
-    ctc_state = ctc.initial_state(utt) if ctc else None
+    states = {k: s.init_state(utt) for k, (s, _) in scorers.items()}
     tokens = enc_lens.new_zeros((B, 0))  # (N, U)
     gains = enc.new_zeros((B, 0), dtype=torch.float32)  # (N, U) joint score each token added
-    dec_sum = enc.new_zeros(B, dtype=torch.float32)  # (N,) cumulative decoder log-prob
     score = enc.new_zeros(B, dtype=torch.float32)  # (N,) joint score; -inf marks a dead row
     ended: list[list[Hypothesis]] = [[] for _ in range(B)]
     n_ended = torch.zeros(B, dtype=torch.long, device=enc.device)  # (B,)
@@ -52,22 +55,16 @@ def beam_search(model: ASRModel, enc: Tensor, enc_lens: Tensor, opts: DecodeOpti
     while utt.numel() > 0:
         N, U = tokens.shape
         Ba = N // width
-        if cache is not None:
-            last = tokens[:, -1:] if U else tokens.new_full((N, 1), SOS_EOS)
-            dec_logp, cache = model.decoder.step(last, cache)  # (N, V)
-        else:
-            dec_logp = enc.new_zeros((N, V), dtype=torch.float32)
-        cands = _candidates(dec_logp, opts, use_ctc=ctc is not None)  # (N, C)
-        C = cands.shape[1]
-
         # 1. cumulative per-scorer scores of every candidate and of <eos>, then the joint
-        dec_c = dec_sum[:, None] + dec_logp.gather(1, cands)  # (N, C)
-        dec_eos = dec_sum + dec_logp[:, SOS_EOS]  # (N,)
-        joint, joint_eos = weights["decoder"] * dec_c, weights["decoder"] * dec_eos
-        if ctc is not None:
-            ext = ctc.extend(ctc_state, cands)
-            ctc_eos = ctc.final(ctc_state)  # (N,)
-            joint, joint_eos = joint + weights["ctc"] * ext.psi, joint_eos + weights["ctc"] * ctc_eos
+        steps: dict[str, Step] = {k: s.score(states[k], tokens, None) for k, (s, _) in full.items()}
+        cands = _candidates(steps, full, N, V, opts, partial=bool(partial), device=enc.device)  # (N, C)
+        C = cands.shape[1]
+        steps = {k: st.gather(cands) for k, st in steps.items()}
+        steps.update({k: s.score(states[k], tokens, cands) for k, (s, _) in partial.items()})
+        joint = enc.new_zeros((N, C), dtype=torch.float32)
+        joint_eos = enc.new_zeros(N, dtype=torch.float32)
+        for k, (_, w) in scorers.items():
+            joint, joint_eos = joint + w * steps[k].totals, joint_eos + w * steps[k].eos
         allowed, forced = eos_rules(tokens, limits.max_len[utt], limits.min_eos[utt], opts)
         alive = score > NEG_INF
         special = (cands == BLANK) | (cands == SOS_EOS)
@@ -84,8 +81,8 @@ def beam_search(model: ASRModel, enc: Tensor, enc_lens: Tensor, opts: DecodeOpti
             norm = normalised(joint_eos[rows], U, alpha)
             n_ended.index_add_(0, utt[rows], torch.ones_like(rows))
             best_ended.scatter_reduce_(0, utt[rows], norm, reduce="amax")
-            per_scorer = {"decoder": dec_eos[rows], "ctc": ctc_eos[rows] if ctc is not None else None}
-            _store(ended, utt[rows], tokens[rows], gains[rows], joint_eos[rows], norm, per_scorer, weights)
+            per_scorer = {name: st.eos[rows] for name, st in steps.items()}
+            _store(ended, utt[rows], tokens[rows], gains[rows], joint_eos[rows], norm, per_scorer)
 
         # 3. which utterances stop; the rest keep their best extensions
         first = utt.view(Ba, width)[:, 0]  # (Ba,) utterance of each group of rows
@@ -98,35 +95,23 @@ def beam_search(model: ASRModel, enc: Tensor, enc_lens: Tensor, opts: DecodeOpti
         gain = new_score - score[row]
         tokens = torch.cat([tokens[row], cands[row, col][:, None]], dim=1)
         gains = torch.cat([gains[row], gain.masked_fill(gain.isnan(), NEG_INF)[:, None]], dim=1)
-        if cache is not None:
-            cache = _select_cache(cache, row, same_rows=bool(keep.all()) and k == width)
-        dec_sum, score, utt, width = dec_c[row, col], new_score, utt[row], k
-        if ctc is not None:
-            ctc_state = ctc.select(ctc_state, ext, row, col)
+        same_rows = bool(keep.all()) and k == width
+        states = {name: s.select(states[name], steps[name], row, col, same_rows) for name, (s, _) in scorers.items()}
+        score, utt, width = new_score, utt[row], k
 
     return [_best_first(hyps, K) for hyps in ended]
 
 
-def _select_cache(cache: DecoderCache, row: Tensor, same_rows: bool) -> DecoderCache:
-    """The decoder cache of the kept hypotheses. While no utterance leaves and the width stays, a row's new
-    source row belongs to the same utterance, whose cross-attention keys/values and mask (per utterance, a
-    large share of the cache) are then already in place: only the self-attention keys/values move."""
-    if not same_rows:
-        return cache.select(row)
-    self_kv = [None if kv is None else (kv[0].index_select(0, row), kv[1].index_select(0, row)) for kv in cache.self_kv]
-    return DecoderCache(self_kv, cache.cross_kv, cache.memory_mask)
-
-
-def _candidates(dec_logp: Tensor, opts: DecodeOptions, use_ctc: bool) -> Tensor:
-    """(N, V) decoder log-probs -> (N, C) candidate tokens: the attention pre-beam when CTC joins the attention
-    decoder (CTC costs T' per candidate), else the whole vocabulary (blank and <eos> are masked later)."""
-    N, V = dec_logp.shape
-    if use_ctc and opts.ctc_weight < 1:
-        C = min(V - 2, ceil_int(opts.pre_beam * opts.beam))
-        ranked = dec_logp.clone()
-        ranked[:, [BLANK, SOS_EOS]] = NEG_INF
-        return ranked.topk(C, dim=1).indices
-    return torch.arange(V, device=dec_logp.device).expand(N, V)
+def _candidates(steps: dict[str, Step], full: dict[str, tuple[Scorer, float]], N: int, V: int,
+                opts: DecodeOptions, partial: bool, device: torch.device) -> Tensor:
+    """(N, C) candidate tokens: the pre-beam of the full scorers' best when partial scorers join them (CTC costs
+    T' per candidate), else the whole vocabulary (blank and <eos> are masked later)."""
+    if not (partial and full):
+        return torch.arange(V, device=device).expand(N, V)
+    C = min(V - 2, ceil_int(opts.pre_beam * opts.beam))
+    ranked = sum(w * steps[k].totals for k, (_, w) in full.items())  # (N, V)
+    ranked[:, [BLANK, SOS_EOS]] = NEG_INF
+    return ranked.topk(C, dim=1).indices
 
 
 def _store(
@@ -136,11 +121,10 @@ def _store(
     gains: Tensor,
     log_prob: Tensor,
     norm: Tensor,
-    per_scorer: dict[str, Tensor | None],
-    weights: dict[str, float],
+    per_scorer: dict[str, Tensor],
 ) -> None:
     """Append the ended rows (M of them) to their utterances' lists, in one transfer per tensor."""
-    named = {k: v.tolist() for k, v in per_scorer.items() if v is not None and weights[k] > 0}
+    named = {k: v.tolist() for k, v in per_scorer.items()}
     for i, (u, toks, g, lp, s) in enumerate(
         zip(utt.tolist(), tokens.tolist(), gains.tolist(), log_prob.tolist(), norm.tolist())
     ):

@@ -9,7 +9,8 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from asr.decoding.options import DecodeOptions, eos_rules, length_limits
+from asr.decoding.options import DecodeOptions
+from asr.decoding.rules import eos_rules, length_limits
 from asr.model.asr_model import ASRModel
 from asr.tokenizer import BLANK, SOS_EOS
 

@@ -45,7 +45,7 @@ def load_model_file(path: str | Path, device: str | torch.device = "cpu") -> tup
         raise UserError(f"cannot read model file {path}: {e}; is it a file written by `asr export`?") from None
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
         raise UserError(f"{path} is not an asr model file (expected format {FORMAT}); "
-                        "export one with `asr export CKPT`")
+                        "export one with `asr export CKPT --out model.pt`")
     tokenizer = tokenizer_from_state(blob["tokenizer"])
     model = ASRModel(ModelConfig.from_dict(blob["config"]))
     model.load_state_dict(blob["state_dict"])

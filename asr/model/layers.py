@@ -40,6 +40,16 @@ CPU_CHUNK_ELEMENTS = 1_500_000
 SUBSAMPLING_LAYERS = {4: [(3, 2), (3, 2)], 6: [(3, 2), (5, 3)], 8: [(3, 2), (3, 2), (3, 2)]}
 
 
+def receptive_field(layers: list[tuple[int, int]]) -> int:
+    """Input frames one output frame of a stack of (kernel, stride) layers sees: 1 + sum (k - 1) x (product of
+    the earlier strides)."""
+    field, stride = 1, 1
+    for k, s in layers:
+        field += (k - 1) * stride
+        stride *= s
+    return field
+
+
 class ConvSubsampling(nn.Module):
     """Log-mel (B, T, F) -> (B, T', D), T' ~ T / factor, then LayerNorm.
 
@@ -61,9 +71,7 @@ class ConvSubsampling(nn.Module):
         self.channels = channels
         self.proj = nn.Linear(channels * f, d_model)
         self.norm = nn.LayerNorm(d_model)
-        self.min_frames = 1  # input frames that give one output frame (the receptive field): 15 for x8
-        for k, s in reversed(self.layers):
-            self.min_frames = (self.min_frames - 1) * s + k
+        self.min_frames = receptive_field(self.layers)  # input frames that give one output frame: 15 for x8
 
     def output_lengths(self, lens: Tensor) -> Tensor:
         for k, s in self.layers:

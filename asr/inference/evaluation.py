@@ -17,11 +17,12 @@ from typing import TYPE_CHECKING
 
 import jiwer
 
-from asr.api import Model, TranscribeOptions, with_segments
+from asr.inference.options import TranscribeOptions
+from asr.inference.transcriber import Transcriber
 from asr.audio import ArraySource
 from asr.errors import UserError
 from asr.metrics import ErrorReport, confusions, error_report
-from asr.text import normalise_text
+from asr.text import cut_text, normalise_text
 
 if TYPE_CHECKING:
     from lhotse import CutSet
@@ -51,11 +52,11 @@ class Evaluation:
         return d
 
 
-def evaluate(model: Model, cuts: CutSet, opts: TranscribeOptions, on_audio: Callable[[float], None] | None = None,
+def evaluate(model: Transcriber, cuts: CutSet, opts: TranscribeOptions, on_audio: Callable[[float], None] | None = None,
              on_error: Callable[[str], None] | None = None) -> Evaluation:
     """Decode every cut of `cuts` and score it against its supervisions' text."""
-    opts = with_segments(opts, vad=False)
-    refs = {c.id: " ".join(s.text or "" for s in c.supervisions) for c in cuts}
+    opts = opts.with_segments(vad=False)
+    refs = {c.id: cut_text(c) for c in cuts}
     items = [(c.id, _opener(c)) for c in cuts]
     ids, hyps, failures = [], [], []
     audio = 0.0

@@ -3,7 +3,7 @@ the alignment can be watched forming (a blur, then a diagonal).
 
     trainer:
       callbacks:
-        - class_path: asr.callbacks.AttentionPlot
+        - class_path: asr.training.callbacks.AttentionPlot
           init_args: {every_n_epochs: 1}      # optional: audio: some.wav, text: "what it says"
 
 The decoder is teacher-forced on the reference text (as the loss sees it), so the picture shows where each
@@ -18,6 +18,7 @@ from pathlib import Path
 import lightning as L
 
 from asr.plots import attention_maps, draw
+from asr.text import cut_text
 
 
 class AttentionPlot(L.Callback):
@@ -61,7 +62,7 @@ class AttentionPlot(L.Callback):
         dm = trainer.datamodule
         cut = min(dm.cuts("valid"), key=lambda c: c.id)
         wave = resample(cut.load_audio().mean(axis=0), cut.sampling_rate, sample_rate)
-        text = self.text or " ".join(s.text or "" for s in cut.supervisions)
+        text = self.text or cut_text(cut)
         return wave, text
 
     def _dir(self, trainer: L.Trainer) -> Path:

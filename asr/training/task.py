@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import copy
 import random
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import lightning as L
 import numpy as np
 import torch
 
+from asr.decoding.options import DecodeOptions
 from asr.metrics import error_report
 from asr.model import ASRModel, ModelConfig, pad_targets
-from asr.schedules import OptimConfig, adamw, lr_factor
-from asr.tokenizer import Tokenizer, tokenizer_from_state, train_tokenizer
+from asr.tokenizer import Tokenizer, tokenizer_from_state
+from asr.training.schedules import OptimConfig, adamw, lr_factor
 
 
 @dataclass
@@ -30,7 +31,17 @@ class TokenizerConfig:
 @dataclass
 class TaskConfig:
     cmvn_utterances: int = 2000  # utterances sampled from the training set for the CMVN statistics
-    val_max_len_ratio: float = 1.0  # greedy decoding in validation stops at ratio * T' tokens
+    # How validation and test decode: the decoding policy `asr evaluate` uses, with its defaults, so val_wer
+    # (which picks the best checkpoints) measures what test WER measures. A recipe may choose a cheaper search
+    # (beam 1) to spend its time budget on training; its YAML then says so.
+    decode: DecodeOptions = field(default_factory=DecodeOptions)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> TaskConfig:
+        d = dict(d)
+        d.pop("val_max_len_ratio", None)  # checkpoints before the decoding policy: validation was greedy
+        decode = d.pop("decode", None)
+        return cls(**d, decode=DecodeOptions(**decode) if isinstance(decode, dict) else (decode or DecodeOptions()))
 
 
 class ASRTask(L.LightningModule):
@@ -46,7 +57,7 @@ class ASRTask(L.LightningModule):
         self.model_cfg = ModelConfig.from_dict(model) if isinstance(model, dict) else copy.deepcopy(model)
         self.optim_cfg = OptimConfig(**optim) if isinstance(optim, dict) else optim
         self.tok_cfg = TokenizerConfig(**tokenizer) if isinstance(tokenizer, dict) else tokenizer
-        self.task_cfg = TaskConfig(**task) if isinstance(task, dict) else task
+        self.task_cfg = TaskConfig.from_dict(task) if isinstance(task, dict) else task
         # Plain dicts keep checkpoints loadable with torch.load(weights_only=True), Lightning's default.
         self.save_hyperparameters({
             "model": self.model_cfg.to_dict(), "optim": asdict(self.optim_cfg),
@@ -54,7 +65,7 @@ class ASRTask(L.LightningModule):
         })
         self.net: ASRModel | None = None
         self.tokenizer: Tokenizer | None = None
-        self._val: list[tuple[str, str]] = []
+        self._scored: list[tuple[str, str]] = []  # (reference, hypothesis) of this validation or test epoch
         self._rng_to_restore: dict | None = None
 
     # ---- building -------------------------------------------------------------------------------------
@@ -67,12 +78,11 @@ class ASRTask(L.LightningModule):
     def setup(self, stage: str) -> None:
         if self.net is not None:
             return
-        from asr.data.stats import compute_cmvn
+        from asr.data.stats import compute_cmvn, train_tokenizer_from_cuts
 
         dm = self.trainer.datamodule
         cuts = dm.train_cuts()
-        texts = (s.text for c in cuts for s in c.supervisions)
-        self.build(train_tokenizer(texts, self.tok_cfg.kind, self.tok_cfg.vocab_size))
+        self.build(train_tokenizer_from_cuts(cuts, self.tok_cfg.kind, self.tok_cfg.vocab_size))
         mean, std = compute_cmvn(cuts, n_mels=self.model_cfg.frontend.n_mels, max_cuts=self.task_cfg.cmvn_utterances)
         self.net.cmvn.set_stats(mean, std)
 
@@ -111,27 +121,40 @@ class ASRTask(L.LightningModule):
         return losses.loss
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
-        from asr.decoding import DecodeOptions, greedy_search
+        self._score_batch(batch, "val")
+
+    def test_step(self, batch: dict, batch_idx: int) -> None:
+        self._score_batch(batch, "test")
+
+    def _score_batch(self, batch: dict, prefix: str) -> None:
+        """Losses, and the batch decoded with the decoding policy (`asr.decoding.policy`, `TaskConfig.decode`)."""
+        from asr.decoding.policy import decode_encoded
 
         B = len(batch["text"])
         losses = self._losses(batch)
-        self.log_dict({"val/loss": losses.loss, "val/ctc": losses.ctc, "val/att": losses.att},
+        self.log_dict({f"{prefix}/loss": losses.loss, f"{prefix}/ctc": losses.ctc, f"{prefix}/att": losses.att},
                       batch_size=B, sync_dist=True)
         enc, enc_lens, _ = self.net.encode(batch["audio"], batch["audio_lens"])
-        hyps = greedy_search(self.net, enc, enc_lens, DecodeOptions(max_len_ratio=self.task_cfg.val_max_len_ratio))
-        self._val += [(ref, self.tokenizer.decode(h)) for ref, h in zip(batch["text"], hyps)]
+        hyps = decode_encoded(self.net, enc, enc_lens, self.task_cfg.decode)
+        self._scored += [(ref, self.tokenizer.decode(h)) for ref, h in zip(batch["text"], hyps)]
 
     def on_validation_epoch_end(self) -> None:
-        if not self._val:
+        self._log_error_rates("val")
+
+    def on_test_epoch_end(self) -> None:
+        self._log_error_rates("test")
+
+    def _log_error_rates(self, prefix: str) -> None:
+        if not self._scored:
             return
-        r = error_report([a for a, _ in self._val], [b for _, b in self._val])
-        self._val = []
+        r = error_report([a for a, _ in self._scored], [b for _, b in self._scored])
+        self._scored = []
         # Sum error counts over DDP ranks, then divide: a rank-weighted mean of WERs would be wrong.
         word_errors = r.substitutions + r.deletions + r.insertions
         counts = torch.tensor([word_errors, r.words, r.char_errors, r.chars], dtype=torch.float64, device=self.device)
         counts = self.trainer.strategy.reduce(counts, reduce_op="sum")
-        self.log("val_wer", (counts[0] / counts[1].clamp(min=1)).float(), prog_bar=True)
-        self.log("val_cer", (counts[2] / counts[3].clamp(min=1)).float(), prog_bar=True)
+        self.log(f"{prefix}_wer", (counts[0] / counts[1].clamp(min=1)).float(), prog_bar=True)
+        self.log(f"{prefix}_cer", (counts[2] / counts[3].clamp(min=1)).float(), prog_bar=True)
 
     # ---- optimisation ---------------------------------------------------------------------------------
     def configure_optimizers(self):

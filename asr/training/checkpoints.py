@@ -29,6 +29,30 @@ def read_checkpoint(path: str | Path) -> dict:
     return ckpt
 
 
+def best_checkpoints(folder: str | Path, k: int) -> list[Path]:
+    """The k best checkpoints of a run's checkpoint folder, best first, as Lightning's ModelCheckpoint recorded
+    them (`best_k_models`: path -> monitored score) in the folder's newest checkpoint. Recorded paths are matched
+    by file name inside `folder`, so a run folder that was moved or copied still works."""
+    folder = Path(folder)
+    ckpts = sorted(folder.glob("*.ckpt"), key=lambda p: p.stat().st_mtime)
+    if not ckpts:
+        raise UserError(f"no checkpoints (*.ckpt) in {folder}; `asr fit` writes them under <run>/checkpoints/")
+    newest = read_checkpoint(ckpts[-1])
+    record = next((s for name, s in newest.get("callbacks", {}).items()
+                   if name.startswith("ModelCheckpoint") and s.get("best_k_models")), None)
+    if record is None:
+        raise UserError(f"{ckpts[-1]} holds no record of best scores (its ModelCheckpoint had no `monitor`); "
+                        "pass the checkpoint files to average instead of --best")
+    scores = {Path(p).name: float(v) for p, v in record["best_k_models"].items()}
+    best, kth = record.get("best_model_score"), record.get("kth_value")
+    lower_is_better = best is None or kth is None or float(best) <= float(kth)
+    ranked = sorted(scores, key=lambda n: scores[n], reverse=not lower_is_better)
+    present = [folder / n for n in ranked if (folder / n).is_file()]
+    if not present:
+        raise UserError(f"none of the recorded best checkpoints ({', '.join(ranked[:3])}, ...) is in {folder}")
+    return present[:k]
+
+
 def net_state(ckpt: dict) -> dict[str, torch.Tensor]:
     """The ASRModel weights of a Lightning checkpoint (keys without the task's `net.` prefix)."""
     return {k[len("net.") :]: v for k, v in ckpt["state_dict"].items() if k.startswith("net.")}

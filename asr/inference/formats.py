@@ -16,8 +16,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from asr.api import SegmentResult, Transcript
-from asr.timestamps import Word
+from asr.inference.results import SegmentResult, Transcript, Word
 
 FORMATS = ("txt", "json", "srt", "vtt", "tsv")
 MAX_WORDS = 8  # per subtitle cue

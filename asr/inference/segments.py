@@ -18,30 +18,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from asr.audio import AudioSource
+from asr.inference.options import SegmentOptions
 
 HOP_S = 0.01  # energy frame
 BLOCK_S = 60.0  # read this much at a time
-
-
-@dataclass(frozen=True)
-class SegmentOptions:
-    # No segment is longer; longer speech is cut at its quietest 10 ms frame.
-    max_segment_s: float = 20.0
-    # A pause at least this long ends a segment.
-    min_silence_s: float = 0.3
-    # Speech shorter than this (clicks, breaths) is dropped.
-    min_speech_s: float = 0.1
-    # Context kept before and after the speech (half a pause at most, so segments never overlap).
-    pad_s: float = 0.2
-    # Speech is this many dB above the noise floor (the 1st percentile of frame energies: a file that is nearly
-    # all speech still has a few quiet frames)...
-    margin_db: float = 15.0
-    # ...and within this many dB of the loudest speech (the 99th percentile): quiet hum between words is not speech.
-    range_db: float = 45.0
-    # Frames below this level (dB re full scale) are never speech: digital silence and dither.
-    floor_dbfs: float = -65.0
-    # False: keep every sample, in windows of at most max_segment_s (for audio without pauses, or tests).
-    vad: bool = True
 
 
 @dataclass(frozen=True)
@@ -59,7 +39,7 @@ def frame_energies(src: AudioSource) -> np.ndarray:
     hop = max(1, round(src.sample_rate * HOP_S))
     block = hop * round(BLOCK_S / HOP_S)
     out = []
-    for start in range(0, src.frames, block):
+    for start in range(0, src.num_samples, block):
         x = src.read(start, start + block)
         n = len(x) // hop
         if n == 0:
@@ -95,11 +75,11 @@ def find_segments(
 def speech_regions(energy: np.ndarray, opts: SegmentOptions) -> list[tuple[int, int]]:
     """(T,) frame energies -> [(first frame, end frame)) of padded speech regions."""
     speech = energy > speech_threshold(energy, opts)  # (T,)
-    runs = _runs(speech)
+    found = runs(speech)
     # Close pauses shorter than min_silence_s, then drop blips shorter than min_speech_s.
     min_gap, min_len, pad = (round(s / HOP_S) for s in (opts.min_silence_s, opts.min_speech_s, opts.pad_s))
     merged: list[list[int]] = []
-    for a, b in runs:
+    for a, b in found:
         if merged and a - merged[-1][1] < min_gap:
             merged[-1][1] = b
         else:
@@ -137,7 +117,7 @@ def split_long(energy: np.ndarray, a: int, b: int, max_frames: int) -> list[tupl
     return pieces
 
 
-def _runs(mask: np.ndarray) -> list[tuple[int, int]]:
+def runs(mask: np.ndarray) -> list[tuple[int, int]]:
     """Boolean (T,) -> [(start, end)) of each run of True."""
     edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
     return list(zip(np.flatnonzero(edges == 1).tolist(), np.flatnonzero(edges == -1).tolist()))

@@ -16,50 +16,18 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 import torchaudio.functional as AF
 from torch import Tensor
 
-from asr.longform import HOP_S
-from asr.model.config import ModelConfig
-from asr.model.layers import SUBSAMPLING_LAYERS
+from asr.inference.results import Word
+from asr.inference.segments import HOP_S, runs
+from asr.model.clock import FrameClock
 from asr.tokenizer import BLANK, Tokenizer
 
 CLOSURE_S = 0.1  # silences this short inside speech are stop closures (the /t/ of "eight"), not pauses
 ONSET_S = 0.1  # a word boundary without a pause is not sought this close after the previous word's spike
-
-
-@dataclass(frozen=True)
-class Word:
-    word: str
-    start: float  # seconds from the start of the file
-    end: float
-    confidence: float  # in [0, 1]
-
-
-@dataclass(frozen=True)
-class FrameClock:
-    """Where encoder frame j sits in time: centred at first_centre_s + j * frame_s, relative to the segment."""
-
-    frame_s: float
-    first_centre_s: float
-
-    @classmethod
-    def of(cls, cfg: ModelConfig) -> FrameClock:
-        front = cfg.frontend
-        hop, win = front.hop_ms / 1000, front.win_ms / 1000
-        # Receptive field of the conv subsampling, in feature frames: 1 + sum (k - 1) * (product of earlier strides).
-        field, stride = 1, 1
-        for k, s in SUBSAMPLING_LAYERS[cfg.subsampling]:
-            field += (k - 1) * stride
-            stride *= s
-        return cls(hop * stride, (field - 1) / 2 * hop + win / 2)
-
-    def centre(self, frame: float) -> float:
-        return self.first_centre_s + frame * self.frame_s
 
 
 def word_groups(tokens: list[int], tokenizer: Tokenizer) -> list[list[int]]:
@@ -181,9 +149,5 @@ def _run_near(mask: np.ndarray, k: int) -> tuple[int, int] | None:
 
 def _longest_run(mask: np.ndarray) -> tuple[int, int] | None:
     """(start, end) of the longest run of True in `mask`, or None."""
-    if not mask.any():
-        return None
-    edges = np.diff(np.concatenate([[0], mask.astype(np.int8), [0]]))
-    starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
-    k = int(np.argmax(ends - starts))
-    return int(starts[k]), int(ends[k])
+    found = runs(mask)
+    return max(found, key=lambda r: r[1] - r[0]) if found else None

@@ -1,0 +1,73 @@
+"""What the transcription pipeline is asked to do: frozen option dataclasses, torch-free so the command line
+reads its defaults from here. Each default is defined once: search settings in `asr.decoding.options`
+(`DecodeOptions`), segmentation in `SegmentOptions`, the rest in `TranscribeOptions`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, replace
+
+from asr.decoding.options import DecodeOptions
+from asr.errors import UserError
+
+PRECISIONS = ("fp32", "bf16")
+
+
+@dataclass(frozen=True)
+class SegmentOptions:
+    # No segment is longer; longer speech is cut at its quietest 10 ms frame.
+    max_segment_s: float = 20.0
+    # A pause at least this long ends a segment.
+    min_silence_s: float = 0.3
+    # Speech shorter than this (clicks, breaths) is dropped.
+    min_speech_s: float = 0.1
+    # Context kept before and after the speech (half a pause at most, so segments never overlap).
+    pad_s: float = 0.2
+    # Speech is this many dB above the noise floor (the 1st percentile of frame energies: a file that is nearly
+    # all speech still has a few quiet frames)...
+    margin_db: float = 15.0
+    # ...and within this many dB of the loudest speech (the 99th percentile): quiet hum between words is not speech.
+    range_db: float = 45.0
+    # Frames below this level (dB re full scale) are never speech: digital silence and dither.
+    floor_dbfs: float = -65.0
+    # False: keep every sample, in windows of at most max_segment_s (for audio without pauses, or tests).
+    vad: bool = True
+
+
+
+@dataclass(frozen=True)
+class TranscribeOptions:
+    # The search and its guards (beam, ctc_weight, search, ...): the one decoding policy's options.
+    decode: DecodeOptions = field(default_factory=DecodeOptions)
+    # Segments decoded together; memory is about batch_size x max_segment_s of audio.
+    batch_size: int = 16
+    word_timestamps: bool = True
+    segments: SegmentOptions = field(default_factory=SegmentOptions)
+    # "bf16": the network runs under bfloat16 autocast (features, softmaxes and search scores stay fp32): on
+    # CPUs with native bf16 (AVX512-BF16, AMX) the matmuls run ~4x faster; "fp32" everywhere else.
+    precision: str = "fp32"
+
+    def __post_init__(self) -> None:
+        if self.precision not in PRECISIONS:
+            raise UserError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
+        if self.batch_size < 1:
+            raise UserError(f"batch_size must be at least 1, got {self.batch_size}")
+
+    @classmethod
+    def of(cls, **options) -> TranscribeOptions:
+        """Options from flat keywords: TranscribeOptions fields, and DecodeOptions / SegmentOptions fields
+        (beam=8, ctc_weight=0.5, vad=False, ...) for the nested ones."""
+        own = {f.name for f in fields(cls)}
+        dec = {f.name for f in fields(DecodeOptions)}
+        seg = {f.name for f in fields(SegmentOptions)}
+        unknown = set(options) - own - dec - seg
+        if unknown:
+            raise UserError(f"unknown transcribe option(s): {', '.join(sorted(unknown))}; the options are the "
+                            f"fields of TranscribeOptions, DecodeOptions and SegmentOptions")
+        base = cls(**{k: v for k, v in options.items() if k in own})
+        return replace(base, decode=replace(base.decode, **{k: v for k, v in options.items() if k in dec}),
+                       segments=replace(base.segments, **{k: v for k, v in options.items() if k in seg}))
+
+    def with_segments(self, **changes) -> TranscribeOptions:
+        """A copy with some SegmentOptions fields changed."""
+        return replace(self, segments=replace(self.segments, **changes))

@@ -1,0 +1,36 @@
+"""What transcription returns: a Transcript of segments of words, with times in seconds from the file's start."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+
+@dataclass(frozen=True)
+class Word:
+    word: str
+    start: float  # seconds from the start of the file
+    end: float
+    confidence: float  # in [0, 1]
+
+
+@dataclass
+class SegmentResult:
+    start: float  # seconds from the start of the file
+    end: float
+    text: str
+    words: list[Word] = field(default_factory=list)
+
+
+@dataclass
+class Transcript:
+    text: str
+    segments: list[SegmentResult]
+    duration: float  # seconds of audio
+    source: str = ""  # the file, or "<waveform>"
+    model: str = ""
+    seconds: float = 0.0  # wall-clock time spent, for the real-time factor
+
+    def to_dict(self) -> dict:
+        d = asdict(self)
+        d.pop("seconds")
+        return d

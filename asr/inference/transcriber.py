@@ -1,0 +1,202 @@
+"""The transcription pipeline behind the Python API: `asr.load_model(path).transcribe(path_or_waveform)`.
+
+    import asr
+    model = asr.load_model("exp/demo/model.pt")
+    result = model.transcribe("meeting.flac")          # any length, format, rate and channel count
+    print(result.text)
+    for seg in result.segments:
+        print(seg.start, seg.end, seg.text, [(w.word, w.start, w.end, w.confidence) for w in seg.words])
+
+Pipeline per file: open (soundfile, else ffmpeg) -> 10 ms energies -> speech segments of <= 20 s (segments.py) ->
+segments of many files batched (B, S) -> encoder (B, T', D) -> the decoding policy (asr.decoding.policy: joint
+CTC/attention beam search, loop guard) -> CTC forced alignment for word times (timestamps.py). Only a batch of
+segments is ever in memory.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from asr.audio import ArraySource, AudioSource, open_audio
+from asr.decoding.policy import decode_encoded
+from asr.errors import UserError
+from asr.inference.options import SegmentOptions, TranscribeOptions
+from asr.inference.results import SegmentResult, Transcript
+from asr.inference.segments import HOP_S, Segment, find_segments, frame_energies, speech_threshold
+from asr.inference.timestamps import align_words
+from asr.model.asr_model import ASRModel
+from asr.model.clock import FrameClock
+from asr.model.io import load_model_file
+from asr.tokenizer import Tokenizer
+
+
+@dataclass
+class _Job:
+    """One segment waiting in the batch: the file it came from and its audio at 16 kHz (S,)."""
+
+    key: int
+    index: int
+    segment: Segment
+    wave: np.ndarray
+    energy: np.ndarray  # 10 ms energies of this segment, for word edges
+    threshold: float
+
+
+@dataclass
+class _File:
+    """One input while its segments are in flight."""
+
+    name: str
+    started: float  # perf_counter when it was opened
+    duration: float = 0.0
+    count: int | None = None  # segments, once the VAD has run
+    results: dict[int, SegmentResult] = field(default_factory=dict)  # by segment index
+    error: UserError | None = None
+
+    @property
+    def done(self) -> bool:
+        return self.error is not None or (self.count is not None and len(self.results) == self.count)
+
+
+Opener = Callable[[], AudioSource]
+
+
+class Transcriber:
+    """A loaded model file ready to transcribe: the network (`net`, an `ASRModel`), its tokenizer and metadata.
+    Build with `asr.load_model(path)`."""
+
+    def __init__(self, net: ASRModel, tokenizer: Tokenizer, meta: dict, name: str = "") -> None:
+        self.net = net.eval()
+        self.tokenizer = tokenizer
+        self.meta = meta
+        self.name = name
+        self.sample_rate = net.cfg.frontend.sample_rate
+        self.clock = FrameClock.of(net.cfg)
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.net.parameters()).device
+
+    def transcribe(
+        self, audio: str | Path | np.ndarray | torch.Tensor | list[str | Path], sample_rate: int | None = None,
+        **options,
+    ) -> Transcript | list[Transcript]:
+        """A file path, a waveform (S,) / (C, S) at `sample_rate` (default: the model's rate), or a list of file
+        paths (-> a list of Transcripts, in order; their segments share batches).
+
+        Keyword options are the fields of `TranscribeOptions` (batch_size, word_timestamps, precision), of
+        `DecodeOptions` (beam, ctc_weight, search, ...) and of `SegmentOptions` (vad, max_segment_s, ...).
+        Raises UserError when a file can't be read."""
+        opts = TranscribeOptions.of(**options)
+        if isinstance(audio, (list, tuple)):
+            items: list[tuple[str, Opener]] = [(str(a), (lambda a=a: open_audio(a))) for a in audio]
+        elif isinstance(audio, (str, Path)):
+            items = [(str(audio), lambda: open_audio(audio))]
+        else:
+            items = [("<waveform>", lambda: ArraySource(audio, sample_rate or self.sample_rate))]
+        results = []
+        for _, result in self.transcribe_sources(items, opts):
+            if isinstance(result, UserError):
+                raise result
+            results.append(result)
+        return results if isinstance(audio, (list, tuple)) else results[0]
+
+    def transcribe_sources(
+        self,
+        items: Iterable[tuple[str, Opener]],
+        opts: TranscribeOptions = TranscribeOptions(),  # noqa: B008 - frozen
+        on_audio: Callable[[float], None] | None = None,
+    ) -> Iterator[tuple[str, Transcript | UserError]]:
+        """(name, opener) pairs -> (name, Transcript or the UserError that stopped that file), in input order.
+
+        Segments of consecutive files share batches; a file is yielded once its last segment is decoded.
+        `on_audio(seconds)` is called after each batch with the seconds of audio it held (progress bars)."""
+        queue: list[_Job] = []
+        files: dict[int, _File] = {}  # inputs whose results are not yet all out, by position
+        next_out = 0
+
+        def finished() -> Iterator[tuple[str, Transcript | UserError]]:
+            nonlocal next_out
+            while next_out in files and files[next_out].done:
+                f = files.pop(next_out)
+                next_out += 1
+                yield f.name, f.error or self._assemble(f)
+
+        for job in self._jobs(items, opts.segments, files):
+            if job is not None:
+                queue.append(job)
+            if len(queue) >= opts.batch_size:
+                self._decode_batch(queue, files, opts, on_audio)
+                queue = []
+            yield from finished()
+        if queue:
+            self._decode_batch(queue, files, opts, on_audio)
+        yield from finished()
+
+    # ---- internals ------------------------------------------------------------------------------------
+    def _jobs(
+        self, items: Iterable[tuple[str, Opener]], seg_opts: SegmentOptions, files: dict[int, _File]
+    ) -> Iterator[_Job | None]:
+        """Segments of every file, read one at a time; None after each file, so the caller can hand out
+        results that are ready. A file that fails records its error and yields no more segments."""
+        for key, (name, opener) in enumerate(items):
+            f = files[key] = _File(name, time.perf_counter())
+            try:
+                with opener() as src:
+                    f.duration = src.duration
+                    energy = frame_energies(src)  # (T,) one pass over the file, block by block
+                    threshold = speech_threshold(energy, seg_opts)
+                    segments = find_segments(src, seg_opts, energy)
+                    f.count = len(segments)
+                    for i, seg in enumerate(segments):
+                        wave = src.read_seconds(seg.start, seg.end, self.sample_rate)
+                        a, b = round(seg.start / HOP_S), round(seg.end / HOP_S)
+                        yield _Job(key, i, seg, wave, energy[a:b], threshold)
+            except UserError as e:
+                f.error = e
+            yield None
+
+    @torch.no_grad()
+    def _decode_batch(self, jobs: list[_Job], files: dict[int, _File], opts: TranscribeOptions,
+                      on_audio: Callable[[float], None] | None) -> None:
+        dev = self.device
+        lens = torch.tensor([len(j.wave) for j in jobs])
+        wave = torch.zeros(len(jobs), int(lens.max()))  # (B, S)
+        for b, j in enumerate(jobs):
+            wave[b, : len(j.wave)] = torch.from_numpy(j.wave)
+        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=opts.precision == "bf16"):
+            enc, enc_lens, _ = self.net.encode(wave.to(dev), lens.to(dev))  # (B, T', D), (B,)
+            log_probs = self.net.ctc_log_probs(enc)  # (B, T', V) fp32
+            hyps = decode_encoded(self.net, enc, enc_lens, opts.decode, log_probs)
+        for b, (j, tokens) in enumerate(zip(jobs, hyps)):
+            words = []
+            if opts.word_timestamps and tokens:
+                words = align_words(log_probs[b, : int(enc_lens[b])], tokens, self.tokenizer, self.clock,
+                                    j.segment.start, j.energy, j.threshold)
+            text = self.tokenizer.decode(tokens).strip()
+            files[j.key].results[j.index] = SegmentResult(round(j.segment.start, 3), round(j.segment.end, 3),
+                                                          text, words)
+        if on_audio is not None:
+            on_audio(float(lens.sum()) / self.sample_rate)
+
+    def _assemble(self, f: _File) -> Transcript:
+        segments = [f.results[i] for i in range(f.count or 0)]
+        segments = [s for s in segments if s.text]  # silence the VAD let through decodes to nothing
+        return Transcript(" ".join(s.text for s in segments), segments, round(f.duration, 3), f.name, self.name,
+                          time.perf_counter() - f.started)
+
+
+def load_model(path: str | Path, device: str | torch.device = "cpu") -> Transcriber:
+    """Load a model file written by `asr export` (or `asr.model.io.save_model`). Raises UserError if unusable."""
+    device = torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda was asked for but no CUDA GPU is visible; use --device cpu")
+    net, tokenizer, meta = load_model_file(path, device)
+    return Transcriber(net, tokenizer, meta, name=Path(path).name)
+

@@ -1,0 +1,2 @@
+"""The training system: the LightningModule (task.py), LightningCLI (cli.py), callbacks, schedules, and
+checkpoints -> model files."""

@@ -1,0 +1,62 @@
+"""LightningCLI over `ASRTask` and `ASRDataModule`, built in one place for `asr fit|validate|test` and the demo.
+
+The trainer settings every recipe shares (clipping, the checkpoint callback and its file names, ...) live once,
+in conf/trainer/defaults.yaml, loaded before any --config; a recipe adds its hardware, budget and run folder,
+composes a model size from conf/model/ (`model: {model: ../../conf/model/tiny.yaml}`) and sets its data. The
+resolved config is saved beside the run's logs as config.yaml.
+"""
+
+from __future__ import annotations
+
+import sys
+import warnings
+
+from asr.errors import UserError
+
+TRAINER_DEFAULTS = "conf/trainer/defaults.yaml"
+
+# Appended to Lightning's complaint when a GPU recipe meets a machine without a usable GPU.
+CPU_HINT = ("this recipe is set up for GPUs; to run it on the CPU add --trainer.accelerator cpu "
+            "--trainer.devices 1 --trainer.strategy auto --trainer.precision 32-true")
+
+
+def build_cli(args: list[str], run: bool = True):
+    """A LightningCLI for `args` (a subcommand first when `run`); Lightning's setting errors become one
+    UserError line. `args` is the whole command line. With `run=False` (the demo) sys.argv is hidden from
+    LightningCLI while it parses; when it runs, sys.argv stays: DDP starts the other ranks with it."""
+    from lightning.fabric.utilities.exceptions import MisconfigurationException
+    from lightning.pytorch.cli import LightningCLI
+
+    from asr.data.datamodule import ASRDataModule
+    from asr.resources import resource
+    from asr.training.task import ASRTask
+
+    defaults = {"default_config_files": [str(resource(TRAINER_DEFAULTS))]}
+
+    # LightningCLI warns when args= is given while sys.argv holds the same words, which is always the case here
+    warnings.filterwarnings("ignore", message="LightningCLI's args parameter is intended")
+    argv = sys.argv
+    if not run:
+        sys.argv = sys.argv[:1]
+    try:
+        return LightningCLI(
+            ASRTask,
+            ASRDataModule,
+            args=args,
+            run=run,
+            parser_kwargs={sub: defaults for sub in ("fit", "validate", "test", "predict")} if run else defaults,
+            # lhotse's sampler splits the data across DDP ranks itself; Lightning must not wrap it.
+            trainer_defaults={"use_distributed_sampler": False},
+            save_config_kwargs={"overwrite": True},
+            seed_everything_default=0,
+        )
+    except MisconfigurationException as e:  # a setting that cannot work here: one line, not a traceback
+        raise UserError(misconfiguration_line(e)) from None
+    finally:
+        sys.argv = argv
+
+
+def misconfiguration_line(e: Exception) -> str:
+    message = str(e).strip().splitlines()[0].rstrip(".!")
+    gpu = any(word in message.lower() for word in ("gpu", "cuda"))
+    return f"{message} ({CPU_HINT if gpu else 'check the trainer settings'})"

@@ -1,0 +1,233 @@
+"""The frontend against what it promises: log-mel equal to an independent numpy + librosa reference (frame count
+included), CMVN as (x - mean) / std, SpecAugment's masks bounded in count and width and kept inside each
+utterance (identity in eval), and time warp a monotone resampling inside each utterance.
+
+Padding invariance of the whole encoder is tested in test_model.py; here the log-mel of a zero-padded utterance is
+compared with the reference computed on that utterance alone.
+"""
+
+from __future__ import annotations
+
+import math
+
+import librosa
+import numpy as np
+import pytest
+import torch
+from torch import Tensor
+
+from asr.features import FrontendConfig, GlobalCMVN, LogMel, SpecAugment, num_frames, time_warp
+
+SR = 16000
+
+
+# ---------------------------------------------------------------------------------------------------- log-mel
+
+
+def _signal(seconds: float, tones: tuple[float, float], seed: int) -> np.ndarray:
+    """(S,) float32: two sines plus a little seeded noise, so every mel bin has some energy."""
+    t = np.arange(int(seconds * SR)) / SR
+    noise = 0.01 * np.random.default_rng(seed).standard_normal(t.shape)
+    return (0.5 * np.sin(2 * np.pi * tones[0] * t) + 0.25 * np.sin(2 * np.pi * tones[1] * t) + noise).astype(np.float32)
+
+
+def _reference_log_mel(y: np.ndarray, n_mels: int, win: int, hop: int) -> np.ndarray:
+    """(T, F) in float64, written from the definition rather than through torchaudio: frames without centring,
+    a periodic Hann window (torch.hann_window's default), |rfft|^2 with n_fft = win, librosa's HTK mel filterbank
+    without normalisation over [0, sr/2] (torchaudio's MelSpectrogram defaults: mel_scale="htk", norm=None),
+    then log(x + 1e-6)."""
+    T = (len(y) - win) // hop + 1
+    frames = np.stack([y[i * hop : i * hop + win] for i in range(T)]).astype(np.float64)  # (T, win)
+    window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(win) / win)  # periodic: period win, not win - 1
+    power = np.abs(np.fft.rfft(frames * window, n=win, axis=1)) ** 2  # (T, win // 2 + 1)
+    fbank = librosa.filters.mel(sr=SR, n_fft=win, n_mels=n_mels, fmin=0.0, fmax=SR / 2, htk=True, norm=None)
+    return np.log(power @ fbank.T + 1e-6)  # (T, F)
+
+
+@pytest.mark.parametrize("n_mels", [80, 40])
+def test_log_mel_equals_the_numpy_reference_alone_and_zero_padded_in_a_batch(n_mels):
+    """Row 1 is a 1 s utterance zero-padded to the 1.25 s of row 0: each row must equal the reference computed on
+    its own samples, so padding changes none of the short utterance's frames."""
+    cfg = FrontendConfig(n_mels=n_mels)
+    win, hop = 400, 160  # 25 ms and 10 ms at 16 kHz
+    long, short = _signal(1.25, (220.0, 5000.0), seed=1), _signal(1.0, (440.0, 3000.0), seed=0)
+    wave = torch.zeros(2, len(long))
+    wave[0], wave[1, : len(short)] = torch.from_numpy(long), torch.from_numpy(short)
+    feats, lens = LogMel(cfg)(wave, torch.tensor([len(long), len(short)]))
+    assert lens.tolist() == [(20000 - win) // hop + 1, (16000 - win) // hop + 1] == [123, 98]
+    assert feats.shape == (2, 123, n_mels) and feats.dtype == torch.float32
+    for b, y in enumerate((long, short)):
+        ref = torch.from_numpy(_reference_log_mel(y, n_mels, win, hop)).float()
+        # float32 STFT against float64: log-domain error is the power's relative error, ~1e-4 on the weakest bins
+        torch.testing.assert_close(feats[b, : lens[b]], ref, rtol=1e-4, atol=1e-3)
+
+
+def test_frame_count_is_floor_of_samples_minus_window_over_hop_plus_one():
+    samples = torch.tensor([0, 1, 399, 400, 401, 559, 560, 16000, 16079, 16080])
+    expected = [0, 0, 0, 1, 1, 1, 2, 98, 98, 99]
+    assert num_frames(samples, FrontendConfig()).tolist() == expected
+    frontend = LogMel(FrontendConfig())
+    feats, lens = frontend(torch.randn(len(samples), 16080), samples)
+    assert lens.tolist() == expected and feats.shape[1] == 99
+    feats, lens = frontend(torch.randn(1, 300), torch.tensor([300]))  # shorter than one window: runs, 0 frames
+    assert lens.tolist() == [0]
+
+
+# ---------------------------------------------------------------------------------------------------- CMVN
+
+
+def test_global_cmvn_is_x_minus_mean_over_std_with_the_stats_as_buffers():
+    cmvn = GlobalCMVN(4)
+    x = torch.randn(2, 5, 4)
+    assert torch.equal(cmvn(x), x)  # unset stats: identity
+    mean, std = torch.tensor([1.0, -2.0, 0.5, 0.0]), torch.tensor([2.0, 0.5, 1.0, 0.0])
+    cmvn.set_stats(mean, std)
+    clamped = torch.tensor([2.0, 0.5, 1.0, 1e-5])  # a constant bin: clamped, not a division by zero
+    assert torch.equal(cmvn.std, clamped) and torch.equal(cmvn.mean, mean)
+    torch.testing.assert_close(cmvn(x), (x - mean) / clamped)
+    assert set(cmvn.state_dict()) == {"mean", "std"}  # saved with the model
+
+
+# ---------------------------------------------------------------------------------------------------- SpecAugment
+
+LENS = torch.tensor([300, 217, 64, 12, 0])  # frames; T = 300. 0: an utterance shorter than one window
+
+
+def _features(seed: int = 0) -> Tensor:
+    """(B, T, F) with no zeros, so the zeros in SpecAugment's output are exactly its masks."""
+    return torch.rand(len(LENS), 300, 80, generator=torch.Generator().manual_seed(seed)) + 1.0
+
+
+def _runs(flags: Tensor) -> list[int]:
+    """Lengths of the maximal runs of True in a 1-D bool tensor."""
+    out, n = [], 0
+    for f in flags.tolist() + [False]:
+        if f:
+            n += 1
+        elif n:
+            out.append(n)
+            n = 0
+    return out
+
+
+def _bands_needed(runs: list[int], width: int) -> float:
+    """The fewest bands of width <= `width` whose union is these runs (overlapping or touching bands merge)."""
+    if not runs:
+        return 0
+    return math.inf if width == 0 else sum(math.ceil(r / width) for r in runs)
+
+
+@pytest.mark.parametrize("masks", [1, 2])
+def test_specaugment_masks_are_bounded_bands_inside_each_utterance(masks):
+    """What the code guarantees: each of the `masks` draws zeroes one band (possibly empty, possibly overlapping
+    another) of whole mel bins across the utterance's frames, < freq_mask_width wide, and one band of whole frames
+    inside [0, length), at most time_mask_ratio * that utterance's length wide. So the masked bins are the union of
+    at most `masks` bands of width <= freq_mask_width (likewise for frames), nothing else changes, padding keeps its
+    values, and over seeds the configured count is reached."""
+    W, ratio = 27, 0.1
+    aug = SpecAugment(FrontendConfig(freq_masks=masks, freq_mask_width=W, time_masks=masks, time_mask_ratio=ratio))
+    aug.train()
+    x = _features()
+    most_bins, most_spans = [0] * len(LENS), [0] * len(LENS)
+    widest_bins, widest_spans = [0] * len(LENS), [0] * len(LENS)
+    for seed in range(40):
+        torch.manual_seed(seed)
+        out = aug(x, LENS)
+        assert out.shape == x.shape
+        for b, n in enumerate(LENS.tolist()):
+            assert torch.equal(out[b, n:], x[b, n:]), "a mask reached the padding"
+            if n == 0:
+                continue
+            zero = out[b, :n] == 0  # (n, F)
+            assert torch.equal(out[b, :n][~zero], x[b, :n][~zero]), "unmasked values changed"
+            bins, frames = zero.all(0), zero.all(1)  # (F,), (n,)
+            assert torch.equal(zero, bins[None, :] | frames[:, None]), "a mask is not whole bins or whole frames"
+            bin_runs, frame_runs = _runs(bins), _runs(frames)
+            assert _bands_needed(bin_runs, W) <= masks, bin_runs
+            assert _bands_needed(frame_runs, int(ratio * n)) <= masks, (n, frame_runs)
+            most_bins[b], most_spans[b] = max(most_bins[b], len(bin_runs)), max(most_spans[b], len(frame_runs))
+            widest_bins[b] = max([widest_bins[b], *bin_runs])
+            widest_spans[b] = max([widest_spans[b], *frame_runs])
+    # the masks are really drawn, `masks` of each, sized per utterance: 30, 21, 6 and 1 frames at most here
+    assert most_bins[:4] == [masks] * 4
+    assert most_spans[:3] == [masks] * 3 and most_spans[3] == 0  # 12 frames: a width bound of 1 draws width 0
+    if masks == 1:
+        assert all(W // 2 < w < W for w in widest_bins[:4])
+        assert widest_spans[0] > 21 and 6 < widest_spans[1] <= 21 and widest_spans[2] <= 6
+
+
+def test_specaugment_is_the_identity_in_eval_and_only_in_training_inside_the_model(tiny_cfg):
+    aug = SpecAugment(FrontendConfig(time_warp=5))
+    x = _features()
+    assert torch.equal(aug.eval()(x, LENS), x)
+
+    from asr.model import ASRModel
+
+    torch.manual_seed(0)
+    model = ASRModel(tiny_cfg)  # default frontend: 2 + 2 masks
+    model.cmvn.set_stats(torch.full((80,), -5.0), torch.full((80,), 3.0))  # no exact zeros before masking
+    wave, wave_lens = torch.randn(2, 16000), torch.tensor([16000, 9000])
+    with torch.no_grad():
+        feats, lens = model.features(wave, wave_lens)
+        plain = model.cmvn(feats)
+        assert torch.equal(model.eval().frontend(wave, wave_lens)[0], plain)
+        trained, _ = model.train().frontend(wave, wave_lens)
+    assert (trained == 0).any() and not (plain == 0).any()
+    assert torch.equal(trained[1, lens[1] :], plain[1, lens[1] :])
+
+
+# ---------------------------------------------------------------------------------------------------- time warp
+
+
+def _ramped(seed: int) -> Tensor:
+    """(B, T, F): channel 0 is the frame index, so after a warp it reads where each output frame was taken from."""
+    x = torch.randn(len(LENS), 300, 6, generator=torch.Generator().manual_seed(seed))
+    x[..., 0] = torch.arange(300.0)
+    return x
+
+
+def test_time_warp_is_a_monotone_resampling_inside_each_utterance():
+    w = 5
+    x = _ramped(0)
+    moved = [False] * len(LENS)
+    for seed in range(20):
+        torch.manual_seed(seed)
+        out = time_warp(x, LENS, w)
+        for b, n in enumerate(LENS.tolist()):
+            assert torch.equal(out[b, n:], x[b, n:]), "the warp reached the padding"
+            if n <= 2 * w + 2:  # too short to warp by up to w frames on both sides of a centre
+                assert torch.equal(out[b], x[b])
+                continue
+            pos = out[b, :n, 0]  # (n,) source position of each output frame
+            assert bool((pos[1:] >= pos[:-1]).all()), "not monotone"
+            assert float(pos[0]) >= 0 and float(pos[-1]) <= n - 1, "read outside the utterance"
+            assert float((pos - torch.arange(n)).abs().max()) <= w + 1e-4, "moved more than max_warp"
+            moved[b] |= bool((pos - torch.arange(n)).abs().max() > 0.5)
+            # every channel is the linear interpolation of the input at those positions
+            i0 = pos.floor().long().clamp(max=n - 2)
+            frac = (pos - i0)[:, None]
+            expected = x[b, i0, 1:] * (1 - frac) + x[b, i0 + 1, 1:] * frac
+            torch.testing.assert_close(out[b, :n, 1:], expected, atol=1e-4, rtol=1e-4)
+    assert moved[:3] == [True] * 3
+
+
+def test_time_warp_zero_is_the_identity_and_specaugment_warps_before_masking():
+    x = _ramped(1)
+    assert torch.equal(time_warp(x, LENS, 0), x)
+    aug = SpecAugment(FrontendConfig(freq_masks=0, time_masks=0, time_warp=5)).train()
+    torch.manual_seed(3)
+    warped = aug(x, LENS)
+    torch.manual_seed(3)
+    assert torch.equal(warped, time_warp(x, LENS, 5)) and not torch.equal(warped, x)
+    assert torch.equal(SpecAugment(FrontendConfig(freq_masks=0, time_masks=0)).train()(x, LENS), x)
+    # masks after the warp: their zeros are not smeared by the interpolation, and padding stays as it was
+    aug = SpecAugment(FrontendConfig(time_warp=5, time_mask_ratio=0.1)).train()
+    x = _features()
+    for seed in range(10):
+        torch.manual_seed(seed)
+        out = aug(x, LENS)
+        for b, n in enumerate(LENS.tolist()):
+            assert torch.equal(out[b, n:], x[b, n:])
+            if n:
+                zero = out[b, :n] == 0
+                assert torch.equal(zero, zero.all(0)[None, :] | zero.all(1)[:, None])

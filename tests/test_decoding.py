@@ -262,3 +262,50 @@ def test_transcribe_options_reject_an_unknown_search():
     with pytest.raises(UserError):
         TranscribeOptions.of(beem=4)  # a misspelt option is an error, not silently ignored
     assert TranscribeOptions.of(beam=8, vad=False).decode.beam == 8
+
+
+class FixedLogProbs:
+    """A third scorer for the tests: the same next-token log-distribution (V,) at every step (a unigram LM)."""
+
+    full = True
+
+    def __init__(self, logp: torch.Tensor) -> None:
+        self.logp = logp
+
+    def init_state(self, utt: torch.Tensor) -> torch.Tensor:
+        return torch.zeros(utt.shape[0])  # (N,) cumulative score
+
+    def score(self, state, tokens, cands):
+        from asr.decoding.scorers import Step
+
+        step = Step(state[:, None] + self.logp[None, :], state + self.logp[SOS_EOS])
+        return step if cands is None else step.gather(cands)
+
+    def select(self, state, step, row, col, same_rows):
+        return step.totals[row, col]
+
+
+def test_a_named_scorer_plugs_into_the_beam_with_its_weight():
+    """The beam sums weight x scorer over named scorers: a scorer of weight 0 changes nothing, and with weight
+    w every hypothesis' joint score is the weighted sum of its per-scorer totals, each total what that scorer
+    alone gives the whole sequence."""
+    from asr.decoding.scorers import joint_scorers
+
+    model, enc = _model(), _enc()
+    opts = DecodeOptions(beam=3, ctc_weight=0.3, max_repeats=0)
+    torch.manual_seed(5)
+    logp = torch.log_softmax(3 * torch.randn(V), dim=0)
+    base = beam_search(model, enc, ENC_LENS, opts)
+    silent = beam_search(model, enc, ENC_LENS, opts,
+                         {**joint_scorers(model, enc, ENC_LENS, 0.3), "unigram": (FixedLogProbs(logp), 0.0)})
+    assert [[(h.tokens, h.score) for h in hs] for hs in silent] == [[(h.tokens, h.score) for h in hs] for hs in base]
+
+    weights = {"decoder": 0.7, "ctc": 0.3, "unigram": 0.5}
+    mixed = beam_search(model, enc, ENC_LENS, opts,
+                        {**joint_scorers(model, enc, ENC_LENS, 0.3), "unigram": (FixedLogProbs(logp), 0.5)})
+    for hs in mixed:
+        for h in hs:
+            assert set(h.scores) == set(weights)
+            assert h.log_prob == pytest.approx(sum(w * h.scores[k] for k, w in weights.items()), abs=1e-4)
+            assert h.scores["unigram"] == pytest.approx(float(logp[h.tokens].sum() + logp[SOS_EOS]), abs=1e-4)
+    assert [h[0].tokens for h in mixed] != [h[0].tokens for h in base]  # the third scorer does move the search

@@ -8,6 +8,10 @@ a hotword tree is one more class with these three methods, not an edit to the be
 
   full scorers (`full = True`) score every token of the vocabulary, so they can propose candidates (decoder, LM);
   partial scorers score only the candidates they are given (CTC prefix scores cost T' per candidate).
+
+A scorer's totals must not rise as tokens are added (log-probabilities, or penalties): the search stops an
+utterance once its best ended hypothesis can no longer be beaten. A bonus per token would need that rule off.
+Use: `beam_search(model, enc, enc_lens, opts, {**joint_scorers(...), "lm": (MyLM(...), 0.3)})`.
 """
 
 from __future__ import annotations

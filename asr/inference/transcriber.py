@@ -92,7 +92,8 @@ class Transcriber:
 
         Keyword options are the fields of `TranscribeOptions` (batch_size, word_timestamps, precision), of
         `DecodeOptions` (beam, ctc_weight, search, ...) and of `SegmentOptions` (vad, max_segment_s, ...).
-        Raises UserError when a file can't be read."""
+        Raises UserError when a file can't be read; to go on past unreadable files (a folder of a hundred
+        with one corrupt), use `transcribe_sources`, which yields each file's Transcript or its error in order."""
         opts = TranscribeOptions.of(**options)
         if isinstance(audio, (list, tuple)):
             items: list[tuple[str, Opener]] = [(str(a), (lambda a=a: open_audio(a))) for a in audio]

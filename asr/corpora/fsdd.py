@@ -28,7 +28,7 @@ from typing import TYPE_CHECKING
 from tqdm import tqdm
 
 from asr.corpora import summary
-from asr.errors import UserError
+from asr.errors import UserError, brief
 
 if TYPE_CHECKING:
     from lhotse import CutSet
@@ -122,7 +122,7 @@ def prepare_fsdd(root: Path | None, out_dir: Path, split: str = "customary",
         try:
             recording = Recording.from_file(take.path, recording_id=take.path.stem)
         except Exception as e:  # a corrupt file must not stop the other 1,999
-            failed.append(f"{take.path.name}: {e}")
+            failed.append(f"{take.path.name}: {brief(e)}")
             continue
         custom = {"digit": take.digit, "take": take.take}
         cuts[split_of(take, split, test_speaker)].append(

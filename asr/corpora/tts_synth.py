@@ -32,7 +32,7 @@ import soxr
 from tqdm import tqdm
 
 from asr.corpora import summary
-from asr.errors import UserError
+from asr.errors import UserError, brief
 from asr.corpora.tts_voices import (Voice, available_voices, espeak_command, festival_script, flite_command,
                                     split_voices)
 
@@ -213,7 +213,7 @@ def render_chunk(utts: list[Utterance], wav_dir: Path) -> tuple[dict[str, int], 
                     raise RuntimeError(error)
                 done[utt.id] = _write_16k(path, wav_path(wav_dir, utt), utt.level)
             except Exception as e:  # any engine or audio failure is reported per utterance, never fatal
-                failures.append(f"{utt.id} ({utt.voice.id}): {e}")
+                failures.append(f"{utt.id} ({utt.voice.id}): {brief(e)}")
     return done, failures
 
 
@@ -233,7 +233,7 @@ def _call(cmd: list[str]) -> str:
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False, timeout=120)
     except (OSError, subprocess.TimeoutExpired) as e:
-        return f"{cmd[0]}: {e}"
+        return f"{cmd[0]}: {brief(e)}"
     return "" if proc.returncode == 0 else f"{cmd[0]} exited {proc.returncode}: {proc.stderr.strip()[:200]}"
 
 

@@ -11,11 +11,12 @@ from __future__ import annotations
 import gzip
 import json
 import shutil
+import zlib
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from asr.errors import UserError
+from asr.errors import UserError, brief
 
 if TYPE_CHECKING:
     from lhotse import CutSet
@@ -34,16 +35,43 @@ def load_cuts(paths: str | Path | Sequence[str | Path]) -> CutSet:
     paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
     if not paths:
         raise UserError("no manifest given; pass the path of a *_cuts.jsonl.gz or NeMo .jsonl manifest")
-    sets = []
-    for path in map(Path, paths):
-        if manifest_kind(path) == "nemo":
-            sets.append(read_nemo_manifest(path))
-        else:
-            try:
-                sets.append(CutSet.from_file(path).to_eager())  # from_file reads .jsonl lazily
-            except Exception as e:  # lhotse raises many types for a bad line; the user needs the file name
-                raise UserError(f"{path}: cannot read as lhotse cuts ({type(e).__name__}: {e}); check the file") from e
+    sets = [read_nemo_manifest(p) if manifest_kind(p) == "nemo" else read_lhotse_cuts(p) for p in map(Path, paths)]
     return sets[0] if len(sets) == 1 else CutSet.from_cuts(c for s in sets for c in s)
+
+
+def read_lhotse_cuts(path: Path) -> CutSet:
+    """lhotse cuts, line by line: a bad line is skipped with one warning naming it (the rest still load);
+    UserError when no line is usable."""
+    import math
+    import sys
+
+    from lhotse import CutSet
+    from lhotse.serialization import deserialize_item
+
+    cuts, problems = [], []
+    for lineno, entry, error in iter_jsonl(path):
+        where = f"{path}:{lineno}"
+        try:
+            if error:
+                raise UserError(f"{where}: {error}")
+            try:
+                cut = deserialize_item(entry)
+            except Exception as e:  # noqa: BLE001 - lhotse raises KeyError/TypeError/ValueError for bad fields
+                raise UserError(f"{where}: not a lhotse cut ({_missing_or_brief(e)})") from None
+            duration = getattr(cut, "duration", None)
+            if not isinstance(duration, (int, float)) or not math.isfinite(duration) or duration <= 0:
+                raise UserError(f"{where}: cut {getattr(cut, 'id', '?')!r} has no positive duration ({duration})")
+            cuts.append(cut)
+        except UserError as e:
+            problems.append(str(e))
+            print(f"warning: skipping {e}", file=sys.stderr)
+    if not cuts:
+        raise UserError(problems[0] if problems else f"{path} holds no cuts")
+    return CutSet.from_cuts(cuts)
+
+
+def _missing_or_brief(e: Exception) -> str:
+    return f"missing field {e.args[0]!r}" if isinstance(e, KeyError) and e.args else brief(e)
 
 
 def manifest_kind(path: str | Path) -> ManifestKind:
@@ -93,8 +121,8 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict | None, str | None]
                     yield lineno, None, "not a JSON object"
                     continue
                 yield lineno, entry, None
-    except (OSError, UnicodeDecodeError) as e:
-        raise UserError(f"cannot read {path}: {e}") from e
+    except (OSError, EOFError, UnicodeDecodeError, zlib.error) as e:  # unreadable, truncated .gz, not UTF-8
+        raise UserError(f"cannot read {path}: {brief(e)}; is it a (gzipped) UTF-8 JSON-lines file?") from None
 
 
 def resolve_audio_path(audio_filepath: str, manifest_dir: Path) -> Path:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -17,7 +18,7 @@ from lhotse import CutSet, MonoCut, Recording, SupervisionSegment
 from tqdm import tqdm
 
 from asr.data.manifests import iter_jsonl, resolve_audio_path
-from asr.errors import UserError
+from asr.errors import UserError, brief
 from asr.text import cut_text
 
 
@@ -48,16 +49,22 @@ def _read_line(path: Path, lineno: int, entry: dict, error: str | None, recordin
         raise UserError(f"{where}: {error}")
     if "audio_filepath" not in entry or "text" not in entry:
         raise UserError(f"{where}: a NeMo line needs 'audio_filepath' and 'text'")
+    if not isinstance(entry["audio_filepath"], str) or not entry["audio_filepath"].strip():
+        raise UserError(f"{where}: 'audio_filepath' must be a path (a non-empty string)")
+    if not isinstance(entry["text"], str):
+        raise UserError(f"{where}: 'text' must be a string, got {json.dumps(entry['text'])[:40]}")
+    offset = _seconds(entry.get("offset"), "offset", where, default=0.0)
+    claimed = _seconds(entry.get("duration"), "duration", where, default=None)
     audio = resolve_audio_path(entry["audio_filepath"], path.parent)
     if audio not in recordings:
         recordings[audio] = _recording(audio, where, rec_ids)
         rec_ids.add(recordings[audio].id)
     rec = recordings[audio]
-    offset = float(entry.get("offset") or 0.0)
-    duration = float(entry["duration"]) if entry.get("duration") is not None else rec.duration - offset
+    duration = claimed if claimed is not None else rec.duration - offset
     duration = min(duration, rec.duration - offset)  # a claimed duration a little past the end is rounding
     if duration <= 0:
-        raise UserError(f"{where}: offset {offset} s is past the end of {audio} ({rec.duration:.2f} s)")
+        raise UserError(f"{where}: nothing to read: offset {offset:g} s and duration {claimed} against "
+                        f"{audio} ({rec.duration:.2f} s)")
     cut_id = rec.id if offset == 0 else f"{rec.id}-{round(offset * 1000):08d}"
     cut_id = cut_id if cut_id not in cut_ids else f"{cut_id}-line{lineno}"
     cut_ids.add(cut_id)
@@ -91,7 +98,18 @@ def write_nemo_manifest(cuts: CutSet, path: str | Path) -> None:
             f.write(json.dumps(entry, ensure_ascii=False) + "\n")
 
 
+def _seconds(value: object, key: str, where: str, default: float | None) -> float | None:
+    """A NeMo `offset`/`duration`: absent or null -> default; else a finite number >= 0."""
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise UserError(f"{where}: '{key}' must be a number of seconds >= 0, got {json.dumps(value)[:40]}")
+    return float(value)
+
+
 def _recording(audio: Path, where: str, taken: set[str]) -> Recording:
+    if audio.is_dir():
+        raise UserError(f"{where}: {audio} is a folder, not an audio file")
     if not audio.is_file():
         raise UserError(f"{where}: audio file not found: {audio} (run `asr validate-data` to list every problem)")
     # the same name in two folders: keep ids unique and stable across runs
@@ -99,4 +117,4 @@ def _recording(audio: Path, where: str, taken: set[str]) -> Recording:
     try:
         return Recording.from_file(audio, recording_id=rec_id)
     except Exception as e:  # lhotse wraps the decoders' many error types
-        raise UserError(f"{where}: cannot read audio {audio}: {e}") from e
+        raise UserError(f"{where}: cannot read audio {audio} ({brief(e)})") from None

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import torch
 
-from asr.errors import UserError
+from asr.errors import UserError, brief
 from asr.model.asr_model import ASRModel
 from asr.model.config import ModelConfig
 from asr.tokenizer import Tokenizer, tokenizer_from_state
@@ -42,7 +42,7 @@ def load_model_file(path: str | Path, device: str | torch.device = "cpu") -> tup
     try:
         blob = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001 - any unreadable file is the user's input problem
-        raise UserError(f"cannot read model file {path}: {e}; is it a file written by `asr export`?") from None
+        raise UserError(f"cannot read model file {path} ({brief(e)}); is it a file written by `asr export`?") from None
     if not isinstance(blob, dict) or blob.get("format") != FORMAT:
         raise UserError(f"{path} is not an asr model file (expected format {FORMAT}); "
                         "export one with `asr export CKPT --out model.pt`")

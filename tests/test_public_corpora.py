@@ -66,6 +66,14 @@ def summary_lines(out: str) -> list[str]:
     return [line for line in out.splitlines() if " utterances, " in line]
 
 
+# --root as users give it: the folder holding the corpus (what --download writes into) or the corpus folder itself
+GIVEN = ["parent", "itself"]
+
+
+def root_as(given: str, parent: Path, name: str) -> Path:
+    return parent if given == "parent" else parent / name
+
+
 # ---- LibriSpeech --------------------------------------------------------------------------------------------
 TRANSCRIPTS = {
     ("19", "198"): ["NORTHANGER ABBEY", "THAT IS TO SAY HIS TEMPER'S GOOD"],
@@ -109,15 +117,55 @@ def test_librispeech_presets_and_bad_part_names():
         parse_parts("dev-cleen")
 
 
-def test_missing_folder_names_it_and_the_download_command(tmp_path):
+@pytest.mark.parametrize("given", [*GIVEN, "renamed"])
+def test_librispeech_prepares_the_parts_found_in_the_folder_or_its_parent(tmp_path, capsys, given):
+    dl, out = make_librispeech(tmp_path / "dl", "dev-clean"), tmp_path / "data"
+    corpus = dl / "LibriSpeech"
+    if given == "renamed":  # a copy under another name is still read (lhotse's recipe does not care)
+        corpus = corpus.rename(dl / "librispeech-copy")
+    root = dl if given == "parent" else corpus
+    assert main(["prepare", "librispeech", "--out", str(out), "--root", str(root)]) == 0  # no --parts: what is there
+    assert len(CutSet.from_file(out / "dev-clean_cuts.jsonl.gz")) == 3
+    assert sorted(p.name for p in out.glob("*_cuts.jsonl.gz")) == ["dev-clean_cuts.jsonl.gz"]
+    stdout = capsys.readouterr().out
+    assert f"librispeech: preparing dev-clean, found in {corpus} (choose with --parts)" in stdout.splitlines()
+    assert [line.split(":")[0] for line in summary_lines(stdout)] == ["librispeech dev-clean"]
+
+
+def test_librispeech_missing_parts_are_named_before_any_work_with_the_command_that_fetches_them(tmp_path, capsys):
+    dl, out = make_librispeech(tmp_path / "dl", "dev-clean"), tmp_path / "data"
+    corpus = dl / "LibriSpeech"
+    args = ["prepare", "librispeech", "--out", str(out), "--root", str(corpus), "--parts", "dev-clean,test-clean"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and err.startswith("error: LibriSpeech part(s) test-clean not found")
+    assert str(corpus / "test-clean") in err
+    assert f"asr prepare librispeech --root {corpus} --parts test-clean --download --out {out}" in err
+    assert not (out / "dev-clean_cuts.jsonl.gz").exists()  # dev-clean was not prepared first
+    # an explicit preset names each missing folder too
     with pytest.raises(UserError) as e:
-        prepare_librispeech(tmp_path / "data", tmp_path / "dl", "mini")
-    msg = str(e.value)
-    assert str(tmp_path / "dl" / "LibriSpeech" / "dev-clean-2") in msg
-    assert "asr prepare librispeech --root" in msg and "--download" in msg
-    for fn, what in [(prepare_yesno, "waves_yesno"), (prepare_ljspeech, "LJSpeech-1.1")]:
-        with pytest.raises(UserError, match=what):
-            fn(tmp_path / "data", tmp_path / "dl")
+        prepare_librispeech(out, tmp_path / "empty", "mini")
+    assert str(tmp_path / "empty" / "LibriSpeech" / "dev-clean-2") in str(e.value)
+    assert f"--root {tmp_path / 'empty'} --parts dev-clean-2,train-clean-5 --download" in str(e.value)
+
+
+def test_a_folder_without_the_corpus_is_one_line_naming_what_was_looked_for_and_the_download(tmp_path, capsys):
+    dl, out = tmp_path / "dl", tmp_path / "data"
+    dl.mkdir()
+    looked_for = {  # corpus -> what the message names, the options of the command it suggests
+        "librispeech": (["dev-clean-2", "train-clean-5", "train-other-500", str(dl / "LibriSpeech")],
+                        "--parts mini --download"),
+        "tedlium": (["legacy/{train,dev,test}/{sph,stm}", str(dl / "TEDLIUM_release-3")], "--download"),
+        "ljspeech": (["metadata.csv", str(dl / "LJSpeech-1.1")], "--download"),
+        "yesno": (["1_0_1_1_0_0_1_0.wav", str(dl / "waves_yesno")], "--download"),
+        "commonvoice": (["cv-corpus-*/<language>/clips", "commonvoice.mozilla.org"], "--language en"),
+    }
+    for corpus, (names, options) in looked_for.items():
+        assert main(["prepare", corpus, "--out", str(out), "--root", str(dl)]) == 2, corpus
+        err = capsys.readouterr().err
+        assert err.startswith("error: ") and err.count("\n") == 1, err
+        for piece in [*names, f"asr prepare {corpus} --root {dl} {options} --out {out}"]:
+            assert piece in err, (corpus, piece, err)
 
 
 def archive_of(root: Path, folder: str, name: str) -> Path:
@@ -127,7 +175,8 @@ def archive_of(root: Path, folder: str, name: str) -> Path:
     return tar_path
 
 
-def test_download_verifies_the_archive_then_lhotse_unpacks_it(tmp_path, monkeypatch):
+@pytest.mark.parametrize("given", GIVEN)
+def test_download_verifies_the_archive_then_lhotse_unpacks_it(tmp_path, monkeypatch, given):
     staging = make_librispeech(tmp_path / "staging")
     root = tmp_path / "dl"
     root.mkdir()
@@ -136,14 +185,25 @@ def test_download_verifies_the_archive_then_lhotse_unpacks_it(tmp_path, monkeypa
     md5 = hashlib.md5((root / tar_path.name).read_bytes()).hexdigest()
     monkeypatch.setitem(public.KNOWN_CHECKSUMS, "dev-clean-2.tar.gz", ("md5", md5))
     asked = fake_server_has_nothing_more(monkeypatch)
-    cuts = prepare_librispeech(tmp_path / "data", root, "dev-clean-2", download=True)
+    # --root LibriSpeech (not there yet): the archive, which unpacks to LibriSpeech/, goes into the folder above
+    given_root = root_as(given, root, "LibriSpeech")
+    cuts = prepare_librispeech(tmp_path / "data", given_root, "dev-clean-2", download=True)
     assert len(cuts["dev-clean-2"]) == 3
     assert (root / "LibriSpeech" / "dev-clean-2" / ".completed").is_file()
     assert asked and all(u == "http://www.openslr.org/resources/31/dev-clean-2.tar.gz" for u in asked)
     # a second run finds lhotse's `.completed` marker: nothing is fetched again
     asked.clear()
-    prepare_librispeech(tmp_path / "data2", root, "dev-clean-2", download=True)
+    prepare_librispeech(tmp_path / "data2", given_root, "dev-clean-2", download=True)
     assert asked == []
+
+
+def test_download_into_a_renamed_folder_asks_for_the_name_the_archive_unpacks_to(tmp_path):
+    renamed = (make_librispeech(tmp_path / "dl", "dev-clean") / "LibriSpeech").rename(tmp_path / "dl" / "ls")
+    proper = tmp_path / "dl" / "LibriSpeech"
+    with pytest.raises(UserError) as e:  # before any fetch: the no_network guard would fail the test
+        prepare_librispeech(tmp_path / "data", renamed, "dev-clean-2", download=True)
+    assert (f"rename {renamed} to {proper} and run: asr prepare librispeech --root {proper} --parts dev-clean-2 "
+            f"--download --out {tmp_path / 'data'}") in str(e.value)
 
 
 def test_corrupt_archive_is_rejected_before_unpacking(tmp_path, monkeypatch):
@@ -167,22 +227,26 @@ def test_known_checksums_cover_every_librispeech_part():
 
 
 # ---- yes/no ------------------------------------------------------------------------------------------------
-def test_yesno(tmp_path):
+@pytest.mark.parametrize("given", GIVEN)
+def test_yesno(tmp_path, given):
     names = ["_".join(bits) for bits in itertools.islice(itertools.product("01", repeat=8), 60)]
     for i, name in enumerate(names):
         tone(tmp_path / "dl" / "waves_yesno" / f"{name}.wav", 0.2, 8000, seed=i % 5)
-    cuts = prepare_yesno(tmp_path / "data", tmp_path / "dl")
+    root = root_as(given, tmp_path / "dl", "waves_yesno")
+    cuts = prepare_yesno(tmp_path / "data", root)
     assert len(cuts["train"]) == len(cuts["test"]) == 30
     cut = cuts["train"][0]
     assert cut.sampling_rate == 8000 and set(cut.supervisions[0].text.split()) <= {"yes", "no"}
     # an incomplete folder is a clear error, not lhotse's bare assert
     next((tmp_path / "dl" / "waves_yesno").glob("*.wav")).unlink()
-    with pytest.raises(UserError, match="59 .wav files, expected 60"):
-        prepare_yesno(tmp_path / "data-again", tmp_path / "dl")
+    with pytest.raises(UserError, match="59 .wav files, expected 60") as e:
+        prepare_yesno(tmp_path / "data-again", root)
+    assert f"delete it and run: asr prepare yesno --root {root} --download" in str(e.value)
 
 
 # ---- LJ Speech -----------------------------------------------------------------------------------------------
-def test_ljspeech_uses_the_normalised_column_and_holds_out_dev_and_test(tmp_path):
+@pytest.mark.parametrize("given", GIVEN)
+def test_ljspeech_uses_the_normalised_column_and_holds_out_dev_and_test(tmp_path, given):
     corpus = tmp_path / "dl" / "LJSpeech-1.1"
     rows = []
     for i in range(6):
@@ -191,7 +255,7 @@ def test_ljspeech_uses_the_normalised_column_and_holds_out_dev_and_test(tmp_path
         rows.append(f"{uid}|Printed in {1884 + i}, Dr. Smith said.|"
                     f"Printed in eighteen eighty-{i}, Doctor Smith said.\n")
     (corpus / "metadata.csv").write_text("".join(rows))
-    cuts = prepare_ljspeech(tmp_path / "data", tmp_path / "dl")
+    cuts = prepare_ljspeech(tmp_path / "data", root_as(given, tmp_path / "dl", "LJSpeech-1.1"))
     assert [len(cuts[s]) for s in ("train", "dev", "test")] == [4, 1, 1]
     all_ids = set(cuts["train"].ids) | set(cuts["dev"].ids) | set(cuts["test"].ids)
     assert len(all_ids) == 6
@@ -207,7 +271,8 @@ TalkA_2010 1 TalkA_2010 1.80 2.90 <o,f0,male> {NOISE} and that 's the point
 """
 
 
-def test_tedlium_segments_sph_audio_read_without_sph2pipe(tmp_path):
+@pytest.mark.parametrize("given", GIVEN)
+def test_tedlium_segments_sph_audio_read_without_sph2pipe(tmp_path, capsys, given):
     legacy = tmp_path / "dl" / "TEDLIUM_release-3" / "legacy"
     for split in ("dev", "test"):
         wav = tmp_path / f"{split}.wav"
@@ -216,20 +281,27 @@ def test_tedlium_segments_sph_audio_read_without_sph2pipe(tmp_path):
         subprocess.run(["sox", str(wav), str(legacy / split / "sph" / "TalkA_2010.sph")], check=True)
         (legacy / split / "stm").mkdir()
         (legacy / split / "stm" / "TalkA_2010.stm").write_text(STM)
-    cuts = prepare_tedlium(tmp_path / "data", tmp_path / "dl", "dev,test")["dev"]
+    root = root_as(given, tmp_path / "dl", "TEDLIUM_release-3")
+    prepared = prepare_tedlium(tmp_path / "data", root)  # no --splits: the two that are there, said so
+    assert sorted(prepared) == ["dev", "test"]
+    assert (f"tedlium: preparing dev, test, found in {legacy.parent} (choose with --splits)"
+            in capsys.readouterr().out.splitlines())
+    cuts = prepared["dev"]
     assert [c.supervisions[0].text for c in cuts] == ["so they're telling me about it", "and that's the point"]
     first = sorted(cuts, key=lambda c: c.start)[0]
     assert first.start == pytest.approx(0.5) and first.duration == pytest.approx(1.2)
     assert first.load_audio().shape == (1, 19200)  # sliced from the .sph by soundfile
-    with pytest.raises(UserError, match="train sph"):
-        prepare_tedlium(tmp_path / "data", tmp_path / "dl", ["train"])
+    with pytest.raises(UserError, match="train sph") as e:
+        prepare_tedlium(tmp_path / "data", root, ["train"])
+    assert f"asr prepare tedlium --root {root} --download --out {tmp_path / 'data'}" in str(e.value)
 
 
 # ---- Common Voice ------------------------------------------------------------------------------------------------
 CV_HEADER = "client_id\tpath\tsentence\tup_votes\tdown_votes\tage\tgender\taccents\tvariant\tlocale\tsegment\n"
 
 
-def test_commonvoice_mp3_clips(tmp_path, monkeypatch):
+@pytest.mark.parametrize("given", ["parent", "release", "language"])
+def test_commonvoice_mp3_clips(tmp_path, monkeypatch, capsys, given):
     # lhotse reads the clips in spawned processes (~4 s to start each); threads run the same code in the test
     from lhotse.recipes import commonvoice as recipe
 
@@ -248,10 +320,24 @@ def test_commonvoice_mp3_clips(tmp_path, monkeypatch):
             rows.append(f"spk{n % 2}\t{clip}\t{text}\t2\t0\ttwenties\tmale\t\t\ten\t\n")
             n += 1
         (lang / f"{split}.tsv").write_text("".join(rows))
-    cuts = prepare_commonvoice(tmp_path / "data", tmp_path / "dl", "en", num_jobs=1)
+    root = {"parent": tmp_path / "dl", "release": lang.parent, "language": lang}[given]
+    cuts = prepare_commonvoice(tmp_path / "data", root, num_jobs=1)  # no --language: the one there, said so
+    assert (f"commonvoice: preparing en, found in {lang.parent} (choose with --language)"
+            in capsys.readouterr().out.splitlines())
     assert sorted(c.supervisions[0].text for c in cuts["train"]) == ["hello there world", "it's a test"]
     cut = cuts["dev"][0]
     assert cut.sampling_rate == 48000 and cut.duration == pytest.approx(0.6, abs=0.06)
     assert cut.load_audio().shape[0] == 1
-    with pytest.raises(UserError, match="commonvoice.mozilla.org"):
-        prepare_commonvoice(tmp_path / "data2", tmp_path / "dl", "cy")
+    with pytest.raises(UserError, match="commonvoice.mozilla.org") as e:
+        prepare_commonvoice(tmp_path / "data2", root, "cy")
+    assert f"asr prepare commonvoice --root {tmp_path / 'dl'} --language cy --out {tmp_path / 'data2'}" in str(e.value)
+
+
+def test_commonvoice_with_several_languages_asks_for_one(tmp_path):
+    release = tmp_path / "cv-corpus-13.0-2023-03-09"
+    for language in ("en", "cy"):
+        (release / language / "clips").mkdir(parents=True)
+    with pytest.raises(UserError) as e:
+        prepare_commonvoice(tmp_path / "data", release)
+    assert str(e.value) == (f"{release} holds the languages cy, en; choose one with: "
+                            f"asr prepare commonvoice --root {release} --language cy --out {tmp_path / 'data'}")

@@ -3,6 +3,7 @@
     asr prepare tts-digits --out data/tts-digits         # ~80 s on 2 idle cores
     asr prepare tts-sentences --out data/tts-sentences --hours 1
     asr prepare fsdd --out data/fsdd --split speaker
+    asr prepare librispeech --root /data/LibriSpeech --out data/ls   # the parts found there (or their parent folder)
     asr prepare CORPUS --help                            # the corpus's own options
 
 Writes lhotse manifests `{out}/{split}_{recordings,supervisions,cuts}.jsonl.gz` for train/dev/test and prints

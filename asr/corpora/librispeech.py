@@ -1,12 +1,13 @@
 """LibriSpeech (openslr.org/12) and Mini LibriSpeech (openslr.org/31) through lhotse's recipe.
 
 Usage:
-    asr prepare librispeech --root downloads --parts mini --download     # dev-clean-2 + train-clean-5 (~5 h)
-    asr prepare librispeech --root downloads --parts 100 --out data/librispeech
-    asr prepare librispeech --root /corpora --parts dev-clean,test-clean  # already unpacked under /corpora
+    asr prepare librispeech --root downloads --download --out data/mini   # dev-clean-2 + train-clean-5 (~5 h)
+    asr prepare librispeech --root downloads --parts 100 --download --out data/librispeech
+    asr prepare librispeech --root /corpora/LibriSpeech --out data/ls     # every part unpacked there, said which
 
-Layout under --root:
-    LibriSpeech/{part}/{speaker}/{chapter}/{speaker}-{chapter}-{utt}.flac + {speaker}-{chapter}.trans.txt
+Layout: LibriSpeech/{part}/{speaker}/{chapter}/{speaker}-{chapter}-{utt}.flac + {speaker}-{chapter}.trans.txt;
+--root is that LibriSpeech folder (what lhotse's prepare_librispeech takes) or the folder holding it (where
+--download puts it). Without --parts or --download, the parts found there are prepared (and named on one line).
 Each part becomes a split named after it: train-clean-100_cuts.jsonl.gz, dev-clean_cuts.jsonl.gz, ...
 """
 
@@ -17,7 +18,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from asr.corpora.public import Archive, download_hint, fetch_verified, load_prepared, require_dir, write_split
+from asr.corpora import public
+from asr.corpora.public import Archive, download_target, fetch_verified, load_prepared, locate, say_found, write_split
 from asr.errors import UserError
 
 if TYPE_CHECKING:
@@ -36,9 +38,11 @@ BASE_URL = "http://www.openslr.org/resources"  # lhotse's default; mini parts ar
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options named after `prepare_librispeech`'s parameters (the prepare command passes them through)."""
-    parser.add_argument("--root", type=Path, default=Path("downloads"), help="folder holding LibriSpeech/")
-    parser.add_argument("--parts", default="mini", help="mini (dev-clean-2, train-clean-5), 100 (train-clean-100 "
-                        "+ dev/test), 960 (all seven), or part names, comma-separated (default: mini)")
+    parser.add_argument("--root", type=Path, default=Path("downloads"),
+                        help="the LibriSpeech folder, or the folder holding (or to hold) it (default: downloads)")
+    parser.add_argument("--parts", default=None, help="mini (dev-clean-2, train-clean-5), 100 (train-clean-100 "
+                        "+ dev/test), 960 (all seven), or part names, comma-separated (default: the parts under "
+                        "--root; with --download, mini)")
     parser.add_argument("--download", action="store_true", help="download (resuming) and verify missing parts")
     parser.add_argument("--num-jobs", type=int, default=4, help="threads reading audio headers")
 
@@ -55,17 +59,46 @@ def parse_parts(parts: str | Sequence[str]) -> tuple[str, ...]:
     return tuple(parts)
 
 
-def prepare_librispeech(out_dir: Path, root: Path = Path("downloads"), parts: str | Sequence[str] = "mini",
+def holds_parts(folder: Path) -> bool:
+    return any((folder / part).is_dir() for part in MINI + FULL)
+
+
+def prepare_librispeech(out_dir: Path, root: Path = Path("downloads"), parts: str | Sequence[str] | None = None,
                         download: bool = False, num_jobs: int = 4) -> dict[str, CutSet]:
-    """Manifests of each part under `out_dir`, from `root`/LibriSpeech (downloaded first when `download`)."""
+    """Manifests of each part under `out_dir`, from `root` (the LibriSpeech folder or its parent).
+
+    `parts` None: with `download`, mini; without, every part found (an error when there is none).
+    """
     from lhotse.recipes import librispeech as recipe
 
+    from asr.corpora.summary import manifest_paths
     from asr.data.manifests import configure_audio_backend
 
-    out_dir, root, parts = Path(out_dir), Path(root), parse_parts(parts)
+    out_dir, root = Path(out_dir), Path(root)
+    place = locate(root, "LibriSpeech", holds_parts)
+    corpus = place.corpus
+
+    def rerun(at: Path, which: Sequence[str], *more: str) -> str:
+        return public.command("librispeech", at, out_dir, "--parts", ",".join(which), *more)
+
+    if parts is None and not download:
+        parts = [part for part in MINI + FULL if (corpus / part).is_dir()]
+        if not parts:
+            raise UserError(f"no LibriSpeech part found in {root} or {root / 'LibriSpeech'} (looked for "
+                            f"{', '.join(MINI + FULL)}); download Mini LibriSpeech (5 h) with: "
+                            f"{rerun(root, ['mini'], '--download')}")
+        say_found("librispeech", parts, corpus, "--parts")
+    parts = parse_parts("mini" if parts is None else parts)
+    command = rerun(root, parts, "--download")
+    target = download_target(place, "LibriSpeech", lambda r: rerun(r, parts, "--download")) if download else root
+    # every missing part in one message, before hours of work on the others (prepared ones need no folder)
+    missing = [] if download else [corpus / part for part in parts if not (corpus / part).is_dir()
+                                   and not manifest_paths(out_dir, part)["cuts"].is_file()]
+    if missing:
+        raise UserError(f"LibriSpeech part(s) {', '.join(p.name for p in missing)} not found: expected "
+                        f"{', '.join(map(str, missing))}; download them with: "
+                        f"{rerun(root, [p.name for p in missing], '--download')}")
     configure_audio_backend()
-    corpus = root / "LibriSpeech"
-    command = f"asr prepare librispeech --root {root} --parts {','.join(parts)} --download"
     result = {}
     for part in parts:
         if (cuts := load_prepared(out_dir, part)) is not None:
@@ -73,11 +106,11 @@ def prepare_librispeech(out_dir: Path, root: Path = Path("downloads"), parts: st
             continue
         if download:
             url = f"{BASE_URL}/{31 if part in MINI else 12}/{part}.tar.gz"
-            fetch_verified(Archive(url, corpus / part / ".completed"), root, command,
-                           unpack=lambda part=part: recipe.download_librispeech(root, dataset_parts=[part]))
-        require_dir(corpus / part, f"LibriSpeech part {part}", download_hint(command))
+            fetch_verified(Archive(url, corpus / part / ".completed"), target, command,
+                           unpack=lambda part=part: recipe.download_librispeech(target, dataset_parts=[part]))
         manifests = recipe.prepare_librispeech(corpus, dataset_parts=[part], num_jobs=num_jobs)[part]
         if not len(manifests["recordings"]):
-            raise UserError(f"{corpus / part} holds no .flac file listed in a .trans.txt; is the download complete?")
+            raise UserError(f"{corpus / part} holds no .flac file listed in a .trans.txt; is the download complete? "
+                            f"Delete it and run: {rerun(root, [part], '--download')}")
         result[part] = write_split(out_dir, part, manifests["recordings"], manifests["supervisions"])
     return result

@@ -1,7 +1,9 @@
 """What the public corpora share: verified downloads, a clear error for a missing folder, and writing manifests.
 
-Each corpus module (librispeech, commonvoice, tedlium, ljspeech, yesno) reads its folder with lhotse's recipe
-and hands the result to `write_split`, which normalises the text and writes, under the output folder:
+Each corpus module (librispeech, commonvoice, tedlium, ljspeech, yesno) finds its folder with `locate` (--root is
+the corpus folder itself, as lhotse's prepare_x takes it, or the folder holding it, which --download writes into),
+reads it with lhotse's recipe and hands the result to `write_split`, which normalises the text and writes, under
+the output folder:
     {split}_recordings.jsonl.gz  {split}_supervisions.jsonl.gz  {split}_cuts.jsonl.gz
 (`asr prepare` then prints each split's one-line summary).
 
@@ -15,14 +17,15 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Callable
+import shlex
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
-from asr.errors import UserError
+from asr.errors import UserError, brief
 
 if TYPE_CHECKING:
     from lhotse import CutSet, RecordingSet, SupervisionSet
@@ -74,7 +77,7 @@ def fetch_verified(archive: Archive, root: Path, command: str, unpack: Callable[
     try:
         resumable_download(archive.url, filename=path)
     except OSError as e:  # urllib's errors are OSErrors
-        raise UserError(f"download of {archive.url} failed ({e}); run `{command}` again to resume it") from e
+        raise UserError(f"download of {archive.url} failed ({brief(e)}); run `{command}` again to resume it") from e
     verify_archive(path, command)
     unpack()
 
@@ -100,6 +103,45 @@ def file_digest(path: Path, algo: str) -> str:
             h.update(chunk)
             bar.update(len(chunk))
     return h.hexdigest()
+
+
+@dataclass(frozen=True)
+class Place:
+    """Where a corpus is, given the --root a user typed."""
+    corpus: Path  # the folder lhotse's prepare_x reads: LibriSpeech/, LJSpeech-1.1/, waves_yesno/, ...
+    target: Path | None  # the folder the recipe's download_x unpacks into to fill `corpus`; None: it cannot
+
+
+def locate(root: Path, name: str, holds: Callable[[Path], bool]) -> Place:
+    """`root`/`name` when that holds the corpus (what --download leaves), else `root` itself when it holds the corpus
+    or is called `name` (the folder the archive unpacks to), else `root`/`name`, to be downloaded."""
+    nested = root / name
+    if holds(nested):
+        return Place(nested, root)
+    if root.name == name:
+        return Place(root, root.parent)
+    if holds(root):  # a renamed copy: readable, but download_x would unpack next to it
+        return Place(root, None)
+    return Place(nested, root)
+
+
+def download_target(place: Place, name: str, rerun: Callable[[Path], str]) -> Path:
+    """The folder to download into; `rerun(root)` is the command to suggest for another --root."""
+    if place.target is None:
+        renamed = place.corpus.parent / name
+        raise UserError(f"--download unpacks into a folder named {name}, not {place.corpus.name}; "
+                        f"rename {place.corpus} to {renamed} and run: {rerun(renamed)}")
+    return place.target
+
+
+def command(corpus: str, root: Path, out_dir: Path, *options: str) -> str:
+    """The `asr prepare` line that error messages suggest, quoted for a shell."""
+    return shlex.join(["asr", "prepare", corpus, "--root", str(root), *options, "--out", str(out_dir)])
+
+
+def say_found(corpus: str, found: Sequence[str], where: Path, option: str) -> None:
+    """The one line printed when `prepare` chose what to prepare itself (neither `option` nor --download given)."""
+    print(f"{corpus}: preparing {', '.join(found)}, found in {where} (choose with {option})")
 
 
 def require_dir(path: Path, what: str, hint: str) -> Path:

@@ -36,9 +36,10 @@ CORPORA: dict[str, Corpus] = {
                             "1,000+ word English sentences, same voices; test sentences never in train"),
     "fsdd": Corpus(fsdd.prepare_fsdd, fsdd.add_arguments,
                    "Free Spoken Digit Dataset, real 8 kHz recordings (../shared/data/fsdd or --root)"),
-    # public corpora through lhotse's recipes (asr/corpora/public.py): --root DIR [--download]
+    # public corpora through lhotse's recipes (asr/corpora/public.py): --root is the corpus folder or the folder
+    # holding it; without --download they prepare what is there
     "librispeech": Corpus(librispeech.prepare_librispeech, librispeech.add_arguments,
-                          "LibriSpeech: --parts mini (5 h), 100 or 960 hours, or part names"),
+                          "LibriSpeech: the parts under --root, or --parts mini (5 h), 100, 960 or part names"),
     "commonvoice": Corpus(commonvoice.prepare_commonvoice, commonvoice.add_arguments,
                           "Mozilla Common Voice, one --language (Latin-alphabet languages)"),
     "tedlium": Corpus(tedlium.prepare_tedlium, tedlium.add_arguments, "TED-LIUM 3 talks, one cut per segment"),

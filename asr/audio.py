@@ -5,15 +5,19 @@ video containers, ...) into a temporary 16-bit WAV that soundfile then reads. Ch
 resamples. torchaudio has no audio I/O, so it is not used here.
 
 Long files are never loaded whole: an `AudioSource` reads any span [start, stop) of its native-rate samples by
-seeking, so memory is bounded by the span asked for (a block or a segment), not by the file's length.
+seeking, so memory is bounded by the span asked for (a block or a segment), not by the file's length. A span
+holding NaN or infinite samples (float WAVs can) is a UserError naming the file: they never reach a model.
 """
 
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +25,7 @@ import soundfile as sf
 import soxr
 import torch
 
-from asr.errors import UserError
+from asr.errors import UserError, brief
 
 AUDIO_EXTENSIONS = (".wav", ".flac", ".mp3", ".ogg", ".opus", ".m4a", ".aac", ".webm", ".wma", ".aiff", ".aif", ".sph")
 
@@ -40,10 +44,13 @@ class AudioSource:
         """Native-rate samples [start, stop) mixed down to mono: (S,) float32."""
         raise NotImplementedError
 
-    def read_seconds(self, start_s: float, end_s: float, sr: int) -> np.ndarray:
-        """The span [start_s, end_s) resampled to `sr`: (S,) float32."""
+    def read_seconds(self, start_s: float, end_s: float, sr: int,
+                     process: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
+        """The span [start_s, end_s) resampled to `sr`: (S,) float32. `process` is applied to the native-rate
+        samples first (removing a DC offset before resampling leaves no step at the span's edges to ring)."""
         a, b = round(start_s * self.sample_rate), round(end_s * self.sample_rate)
-        return resample(self.read(max(a, 0), min(b, self.num_samples)), self.sample_rate, sr)
+        x = self.read(max(a, 0), min(b, self.num_samples))
+        return resample(x if process is None else process(x), self.sample_rate, sr)
 
     def close(self) -> None:
         pass
@@ -73,7 +80,12 @@ class FileSource(AudioSource):
             self._file.seek(start)
             x = self._file.read(stop - start, dtype="float32", always_2d=True)  # (S, C)
         except (sf.LibsndfileError, RuntimeError) as e:
-            raise UserError(f"cannot read {self.path}: {e}; the file may be truncated or corrupt") from None
+            raise UserError(f"cannot read {self.path} ({brief(e)}); the file may be truncated or corrupt") from None
+        bad = ~np.isfinite(x).all(axis=1)  # (S,): float files can hold NaN/Inf, which must never reach a model
+        if bad.any():
+            first = (start + int(np.argmax(bad))) / self.sample_rate
+            raise UserError(f"{self.path}: samples are NaN or infinite (the first at {first:.3f} s); the file is "
+                            f"damaged: repair or re-export it")
         return mono(x)
 
     def close(self) -> None:
@@ -110,7 +122,7 @@ def open_audio(path: str | Path) -> AudioSource:
     try:
         return FileSource(path)
     except (sf.LibsndfileError, RuntimeError, TypeError) as e:
-        soundfile_error = str(e).split(":")[-1].strip() or type(e).__name__
+        soundfile_error = brief(e)
     return FileSource(path, decoded=_ffmpeg_to_wav(path, soundfile_error))
 
 
@@ -154,23 +166,56 @@ def find_audio(patterns: list[str]) -> tuple[list[Path], list[str]]:
 
     A pattern that matches nothing is a problem, not an exception, so the other inputs are still transcribed.
     """
+    inputs, problems = find_audio_inputs(patterns)
+    return [i.path for i in inputs], problems
+
+
+@dataclass(frozen=True)
+class AudioInput:
+    """A file found by `find_audio_inputs` and the root it was found under: the folder given, a glob's folder
+    before its first wildcard, or a plain file's own folder."""
+
+    path: Path
+    root: Path
+
+    @property
+    def relative(self) -> Path:
+        """The file's path below its root (`sub/x.wav` for `x.wav` found in `root/sub`)."""
+        try:
+            return self.path.relative_to(self.root)
+        except ValueError:
+            return Path(self.path.name)
+
+
+def find_audio_inputs(patterns: list[str]) -> tuple[list[AudioInput], list[str]]:
+    """`find_audio`, keeping each file's root so outputs can mirror the folders below it."""
     import glob
 
-    files: list[Path] = []
+    found: list[AudioInput] = []
     problems: list[str] = []
     for pattern in patterns:
         p = Path(pattern)
         if p.is_dir():
-            found = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in AUDIO_EXTENSIONS)
-            if not found:
+            files = sorted(f for f in p.rglob("*") if f.is_file() and f.suffix.lower() in AUDIO_EXTENSIONS)
+            if not files:
                 problems.append(f"{pattern}: no audio files ({', '.join(AUDIO_EXTENSIONS)}) in this folder")
+            found += [AudioInput(f, p) for f in files]
         elif p.exists():
-            found = [p]
+            found.append(AudioInput(p, p.parent))
         else:
-            found = sorted(Path(f) for f in glob.glob(pattern, recursive=True) if Path(f).is_file())
-            if not found:
+            files = sorted(Path(f) for f in glob.glob(pattern, recursive=True) if Path(f).is_file())
+            if not files:
                 problems.append(f"{pattern}: no such file, folder or matching glob")
-        files += found
+            found += [AudioInput(f, _glob_root(pattern)) for f in files]
     seen: set[Path] = set()
-    unique = [f for f in files if not (f.resolve() in seen or seen.add(f.resolve()))]
+    unique = [i for i in found if not (i.path.resolve() in seen or seen.add(i.path.resolve()))]
     return unique, problems
+
+
+def _glob_root(pattern: str) -> Path:
+    """The folder part of a glob before its first wildcard: `data/**/x*.wav` -> `data`."""
+    import glob
+
+    parts = Path(pattern).parts
+    fixed = [part for part in itertools.takewhile(lambda part: not glob.has_magic(part), parts)]
+    return Path(*fixed) if fixed else Path(".")

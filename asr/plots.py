@@ -8,7 +8,9 @@ One figure, read top to bottom:
   4. encoder self-attention of each layer, averaged over heads (queries down, keys across, both in seconds).
 
 The tokens are the model's own hypothesis, or a given transcript (teacher forcing, as the training callback does
-with the reference). Weights come from the explicit softmax(QK^T / sqrt(d_k)) path (`need_weights=True`).
+with the reference). A forced word the tokenizer has no tokens for becomes <unk>; its row is labelled with the
+word ("<unk> (weather)"), since the decoder was fed the <unk> id, not the word. Weights come from the explicit
+softmax(QK^T / sqrt(d_k)) path (`need_weights=True`).
 """
 
 from __future__ import annotations
@@ -23,13 +25,14 @@ from asr.decoding.options import DecodeOptions
 from asr.decoding.policy import decode_encoded
 from asr.model.asr_model import ASRModel
 from asr.model.clock import FrameClock
-from asr.tokenizer import SOS_EOS, Tokenizer
+from asr.text import normalise_text
+from asr.tokenizer import SOS_EOS, UNK, Tokenizer
 
 
 @dataclass
 class AttentionMaps:
     feats: np.ndarray  # (T, F) log-mel, before CMVN
-    labels: list[str]  # U + 1 output tokens, <eos> last
+    labels: list[str]  # U + 1 output tokens, <eos> last; "<unk> (word)" for a forced word outside the vocabulary
     cross: list[np.ndarray]  # per decoder layer (H, U + 1, T')
     self_attn: list[np.ndarray]  # per encoder layer (H, T', T')
     clock: FrameClock
@@ -58,12 +61,29 @@ def attention_maps(net: ASRModel, tokenizer: Tokenizer, wave: np.ndarray | torch
         _, cross = net.decoder(ys_in, enc, enc_lens, need_weights=True)  # [(1, H, U + 1, T')]
     finally:
         net.train(was_training)
-    labels = [tokenizer.id_to_piece(t) for t in tokens] + ["<eos>"]
+    labels = token_labels(tokenizer, tokens, text) + ["<eos>"]
     return AttentionMaps(
         feats[0].cpu().numpy(), labels, [c[0].float().cpu().numpy() for c in cross],
         [a[0].float().cpu().numpy() for a in self_attn], FrameClock.of(net.cfg), net.cfg.frontend.hop_ms / 1000,
         tokenizer.decode(tokens),
     )
+
+
+def token_labels(tokenizer: Tokenizer, tokens: list[int], text: str | None = None) -> list[str]:
+    """Row labels: each token's piece, and for an <unk> of a given `text` the word it stands for. The word of
+    token j is found by encoding growing prefixes of the text (exact for every tokenizer kind: a prefix's
+    tokens are a prefix of the whole text's)."""
+    labels = [tokenizer.id_to_piece(t) for t in tokens]
+    if text is None or UNK not in tokens:
+        return labels
+    words = normalise_text(text).split()
+    ends = [len(tokenizer.encode(" ".join(words[: i + 1]))) for i in range(len(words))]  # tokens up to word i
+    for j, t in enumerate(tokens):
+        if t == UNK:
+            i = next((i for i, end in enumerate(ends) if j < end), None)
+            if i is not None:
+                labels[j] = f"<unk> ({words[i]})"
+    return labels
 
 
 def draw(maps: AttentionMaps, title: str = ""):

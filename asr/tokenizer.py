@@ -117,3 +117,28 @@ def tokenizer_from_state(state: dict) -> Tokenizer:
     if state["kind"] in ("char", "word"):
         return TableTokenizer(state["kind"], list(state["units"]))
     return SentencePieceTokenizer(state["kind"], base64.b64decode(state["model"]))
+
+
+def unknown_words(tokenizer: Tokenizer, text: str) -> list[str]:
+    """The normalised words of `text` the tokenizer can only write (wholly or partly) as <unk>, unique, in order."""
+    return [w for w in dict.fromkeys(normalise_text(text).split()) if UNK in tokenizer.encode(w)]
+
+
+def unknown_words_warning(tokenizer: Tokenizer, texts: Iterable[str], what: str = "reference") -> str | None:
+    """One line counting the words of `texts` outside the tokenizer's vocabulary (None when there are none):
+    a model cannot write them, so scoring counts each as an error whatever it hears."""
+    known: dict[str, bool] = {}
+    unknown: Counter = Counter()
+    total = 0
+    for text in texts:
+        for w in normalise_text(text).split():
+            total += 1
+            if w not in known:
+                known[w] = UNK not in tokenizer.encode(w)
+            if not known[w]:
+                unknown[w] += 1
+    if not unknown:
+        return None
+    shown = ", ".join(repr(w) for w, _ in unknown.most_common(5)) + (", ..." if len(unknown) > 5 else "")
+    return (f"warning: {sum(unknown.values())} of {total} {what} words ({len(unknown)} distinct: {shown}) are "
+            f"outside the model's vocabulary (it can only write them as <unk>), so each counts as an error")

@@ -1,8 +1,10 @@
 """`asr evaluate` on NeMo and lhotse manifests: scores, the --json summary and icefall's report files."""
 
 import json
+from pathlib import Path
 
 import librosa
+import numpy as np
 import pytest
 import soundfile as sf
 
@@ -105,3 +107,43 @@ def test_word_alignment_matches_jiwer_counts():
     r = error_report([ref], [hyp])
     assert (r.substitutions, r.insertions, r.deletions) == (1, 1, 0)
     assert word_alignment("", "oh") == [("insert", "", "oh")]
+
+
+def test_transcribe_and_evaluate_give_the_same_text_for_the_same_files(digits_model, manifests, tmp_path, capsys):
+    """Short clips are decoded whole by both; a recording longer than the segment limit is segmented the
+    same way by both (Silero VAD at pauses): `asr transcribe` on a folder == `asr evaluate` on its cuts."""
+    from lhotse import CutSet, Recording, RecordingSet, SupervisionSegment, SupervisionSet
+
+    from asr.inference.evaluation import evaluate
+    from asr.inference.options import TranscribeOptions
+    from asr.text import normalise_text
+
+    path, heldout = digits_model
+    clips = tmp_path / "clips"
+    rng = np.random.default_rng(0)
+    pieces, texts = [], []
+    for wav, text in heldout[8:24]:  # ~35 s with pauses: longer than the 20 s segment limit
+        pieces += [np.zeros(round(rng.uniform(0.6, 1.5) * 16_000), np.float32), sf.read(wav, dtype="float32")[0]]
+        texts.append(text)
+    sf.write(clips / "long.flac", np.concatenate(pieces), 16_000)
+    recs = [Recording.from_file(f, recording_id=f.stem) for f in sorted(clips.iterdir())]
+    sups = [SupervisionSegment(r.id, r.id, 0.0, r.duration, text="x") for r in recs]
+    cuts = CutSet.from_manifests(recordings=RecordingSet.from_recordings(recs),
+                                 supervisions=SupervisionSet.from_segments(sups))
+    ev = evaluate(asr_model(path), cuts, TranscribeOptions(word_timestamps=False))
+    recording = {c.id: c.recording_id for c in cuts}
+    by_eval = {recording[i]: h for i, h in zip(ev.ids, ev.hyps)}
+
+    assert main(["transcribe", "--model", str(path), str(clips), "--format", "json", "--no-word-timestamps"]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    by_transcribe = {Path(x["source"]).stem: normalise_text(x["text"]) for x in lines}
+    assert len(by_transcribe) == 9 and by_transcribe == by_eval
+    long = next(x for x in lines if x["source"].endswith("long.flac"))
+    assert len(long["segments"]) >= 10  # segmented at its pauses, not decoded whole
+    assert error_report([" ".join(texts)], [by_eval["long"]]).wer < 0.15
+
+
+def asr_model(path):
+    import asr
+
+    return asr.load_model(path)

@@ -91,3 +91,33 @@ def test_callback_in_a_real_training_run(tmp_path):
     assert [p.name for p in cb.written] == ["epoch=000.png", "epoch=001.png"]
     first = min(dm.cuts("valid"), key=lambda c: c.id)
     assert cb.text == first.supervisions[0].text
+
+
+def test_unknown_forced_words_are_named_in_row_labels_for_every_tokenizer_kind():
+    from asr.plots import token_labels
+    from asr.tokenizer import train_tokenizer, unknown_words
+
+    corpus = ["one two three", "four five six seven eight nine zero"] * 20
+    text = "two Weather nice, three"
+    for kind in ("word", "char", "bpe"):
+        tok = train_tokenizer(corpus, kind, vocab_size=30)
+        labels = token_labels(tok, tok.encode(text), text)
+        assert {x for x in labels if x.startswith("<unk>")} == {"<unk> (weather)", "<unk> (nice)"}, (kind, labels)
+        assert unknown_words(tok, text) == ["weather", "nice"]
+        assert unknown_words(tok, "two three") == []
+    word = train_tokenizer(corpus, "word")
+    assert token_labels(word, word.encode("two three"), "two three") == ["two", "three"]
+
+
+def test_plot_attention_warns_once_about_unknown_words_in_text(digits_model, tmp_path, capsys):
+    path, heldout = digits_model
+    out = tmp_path / "forced.png"
+    args = ["plot-attention", "--model", str(path), str(heldout[0][0]), "--out", str(out)]
+    assert main(args + ["--text", "two weather nine nice weather"]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [("warning: --text has 2 word(s) outside the model's vocabulary: 'weather', 'nice'; the decoder "
+                    "is forced on <unk> for them (rows '<unk> (word)')")]
+    audio, _ = sf.read(heldout[0][0], dtype="float32")
+    model = asr.load_model(path)
+    maps = attention_maps(model.net, model.tokenizer, audio, text="two weather nine")
+    assert maps.labels == ["two", "<unk> (weather)", "nine", "<eos>"]

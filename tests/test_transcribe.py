@@ -64,10 +64,11 @@ def test_cli_writes_every_format_and_survives_a_corrupt_file(digits_model, tmp_p
     assert len(errors) == 1 and "broken.wav" in errors[0]
     assert "Traceback" not in err
     formats = ("txt", "json", "srt", "vtt", "tsv")
-    assert sorted(p.name for p in out.iterdir()) == sorted(f"{s}.{e}" for s in "ab" for e in formats)
+    written = sorted(str(p.relative_to(out)) for p in out.rglob("*") if p.is_file())
+    assert written == sorted([f"a.{e}" for e in formats] + [f"sub/b.{e}" for e in formats])  # folders mirrored
 
     assert (out / "a.txt").read_text().strip() == a[1]
-    j = json.loads((out / "b.json").read_text())
+    j = json.loads((out / "sub" / "b.json").read_text())
     assert j["text"] == b[1] and j["duration"] > 0
     words = [w for s in j["segments"] for w in s["words"]]
     assert [w["word"] for w in words] == b[1].split()
@@ -76,7 +77,7 @@ def test_cli_writes_every_format_and_survives_a_corrupt_file(digits_model, tmp_p
     assert re.match(r"1\n\d\d:\d\d:\d\d,\d\d\d --> \d\d:\d\d:\d\d,\d\d\d\n" + re.escape(a[1]) + "\n", srt), srt
     vtt = (out / "a.vtt").read_text()
     assert vtt.startswith("WEBVTT\n\n") and re.search(r"\d\d:\d\d:\d\d\.\d\d\d --> \d\d:\d\d:\d\d\.\d\d\d\n", vtt)
-    rows = [line.split("\t") for line in (out / "b.tsv").read_text().splitlines()]
+    rows = [line.split("\t") for line in (out / "sub" / "b.tsv").read_text().splitlines()]
     assert rows[0] == ["start", "end", "text", "confidence"]
     assert [r[2] for r in rows[1:]] == b[1].split()
     assert all(int(r[0]) < int(r[1]) for r in rows[1:])
@@ -150,7 +151,8 @@ def test_silence_and_noise_do_not_make_the_decoder_loop(digits_model, kind):
     model = asr.load_model(path)
     rng = np.random.default_rng(0)
     x = np.zeros(30 * SR, np.float32) if kind == "silence" else (0.05 * rng.standard_normal(30 * SR)).astype(np.float32)
-    assert model.transcribe(x).text == ""  # the VAD finds no speech
+    result = model.transcribe(x)  # silence: no segment; noise: the VAD hears none, so it is decoded whole
+    assert result.text == "" and result.no_speech  # the model, trained on noise clips, says nothing
     # Force the decoder to face it: 30 s of windows, no VAD, attention only and with CTC.
     for beam, ctc_weight in [(1, 0.0), (4, 0.3)]:
         result = model.transcribe(x, beam=beam, ctc_weight=ctc_weight, segments=SegmentOptions(vad=False))
@@ -193,3 +195,39 @@ def test_a_long_stretch_without_pauses_is_not_dropped_or_repeated(digits_model):
     # Attention rescoring of CTC's beam keeps to CTC-plausible paths: 3-13% WER on all six models.
     result = model.transcribe(x, beam=4, ctc_weight=0.3, search="rescore", segments=SegmentOptions(vad=False))
     assert error_report([ref], [result.text]).wer < 0.2, result.text
+
+
+def test_output_dir_mirrors_folders_and_refuses_collisions(digits_model, tmp_path, capsys):
+    path, heldout = digits_model
+    (wav_a, text_a), (wav_b, text_b) = recognised(path, heldout)[:2]
+    audio_a, audio_b = (sf.read(w, dtype="float32")[0] for w in (wav_a, wav_b))
+    src = tmp_path / "in"
+    for rel, audio in [("x.wav", audio_a), ("nested/sub/x.wav", audio_b), ("nested/y.flac", audio_a)]:
+        (src / rel).parent.mkdir(parents=True, exist_ok=True)
+        sf.write(src / rel, audio, SR)
+    out = tmp_path / "out"
+    args = ["transcribe", "--model", str(path), "--no-word-timestamps", "--output-dir"]
+    assert main([*args, str(out), str(src)]) == 0
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*.txt")) == ["nested/sub/x.txt", "nested/y.txt", "x.txt"]
+    assert (out / "nested" / "sub" / "x.txt").read_text().strip() == text_b
+    assert (out / "x.txt").read_text().strip() == text_a
+    glob_out = tmp_path / "glob_out"  # a glob's root is its folder before the first wildcard
+    assert main([*args, str(glob_out), str(src / "**" / "x.wav")]) == 0
+    assert sorted(str(p.relative_to(glob_out)) for p in glob_out.rglob("*.txt")) == ["nested/sub/x.txt", "x.txt"]
+    capsys.readouterr()
+
+    sf.write(src / "x.mp3", audio_a, SR)  # x.mp3 beside x.wav: both would be out/x.txt
+    refused = tmp_path / "refused"
+    assert main([*args, str(refused), str(src)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("error: ") and "x.mp3" in err[0] and "x.wav" in err[0], err
+    assert not refused.exists() or not any(refused.iterdir())  # refused before anything was written
+    # Files given one by one from different folders land side by side: the same stem is refused too.
+    assert main([*args, str(refused), str(src / "x.wav"), str(src / "nested" / "sub" / "x.wav")]) == 2
+    assert "would both be written" in capsys.readouterr().err
+
+    a_file = tmp_path / "out.txt"
+    a_file.write_text("not a folder")
+    assert main([*args, str(a_file), str(src / "x.wav")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "out.txt" in err[0] and "existing file" in err[0] and "Traceback" not in err[0]

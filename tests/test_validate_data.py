@@ -1,4 +1,5 @@
-"""`asr validate-data`: every kind of fault planted in a manifest (both kinds) is found on its line, and only there."""
+"""`asr validate-data`: every kind of fault planted in a manifest (both kinds) is found on its line, and only there;
+warnings (heuristics correct data trips) do not fail the check, errors do."""
 
 from __future__ import annotations
 
@@ -11,13 +12,15 @@ import soundfile as sf
 from lhotse import Recording
 
 from asr.cli import main
-from asr.data.validate import KINDS, ValidationConfig, outside_chars, validate_manifest
+from asr.data.validate import KINDS, WARNINGS, ValidationConfig, outside_chars, validate_manifest
 
-# (fault planted, claimed seconds, text); clean lines keep the duration statistics free of accidental outliers
-CLEAN = [(None, 0.8 + 0.05 * i, "hello world") for i in range(12)]
+# (fault planted, claimed seconds, text); clean lines keep the duration statistics free of accidental outliers.
+# One clean line spells a number, so a numeral elsewhere is a second spelling.
+CLEAN = [(None, 0.8 + 0.05 * i, "hello world" if i != 5 else "hello two worlds") for i in range(12)]
 FAULTS = [
     ("malformed", None, None),
     ("missing-file", 0.9, "hello world"),
+    ("directory", 0.92, "hello world"),  # a missing-file: the path is a folder
     ("unreadable-audio", 0.95, "hello world"),
     ("empty-audio", 1.0, "hello world"),
     ("sample-rate", 1.05, "hello world"),
@@ -25,6 +28,7 @@ FAULTS = [
     ("empty-text", 1.15, "?! ..."),
     ("text-too-long", 1.2, "abc def " * 8),
     ("bad-chars", 1.25, "straße 日本 ok"),
+    ("numeral", 1.3, "hello 2 worlds"),
     ("too-long", 1.5, "hello world"),  # robust z +1.8: long, but not an outlier
     ("duration-outlier", 4.0, "hello world"),  # z +13, and also longer than max_duration
 ]
@@ -38,8 +42,9 @@ def tone(path: Path, seconds: float, rate: int = 16000, silent: bool = False) ->
     sf.write(path, x.astype(np.float32), rate)
 
 
-def build(tmp_path: Path, kind: str, plan=PLAN) -> tuple[Path, set[tuple[int, str]]]:
-    """Write audio and a manifest for `plan`, then break the files the plan says to break.
+def build(tmp_path: Path, kind: str, plan=PLAN, duplicates: bool = True) -> tuple[Path, set[tuple[int, str]]]:
+    """Write audio and a manifest for `plan` (and, with `duplicates`, two duplicates of its first line), then
+    break the files the plan says to break.
 
     Returns the manifest and the expected {(line, kind)}.
     """
@@ -62,16 +67,25 @@ def build(tmp_path: Path, kind: str, plan=PLAN) -> tuple[Path, set[tuple[int, st
             entry = cut.to_dict()
         lines.append(json.dumps(entry))
         if fault:
-            expected.add((lineno, fault))
+            expected.add((lineno, "missing-file" if fault == "directory" else fault))
         if fault == "duration-outlier":
             expected.add((lineno, "too-long"))
-    if kind == "lhotse":  # the same cut twice
-        lines.append(lines[0])
+    if duplicates:
+        first = json.loads(lines[0])
+        lines.append(json.dumps(first, indent=None, separators=(",", ":")))  # the same entry, written differently
+        expected.add((len(lines), "duplicate-line"))
+        if kind == "nemo":  # the same audio with another transcript
+            lines.append(json.dumps({**first, "text": "world hello"}))
+        else:  # the same cut id for other audio
+            lines.append(json.dumps({**json.loads(lines[1]), "id": first["id"]}))
         expected.add((len(lines), "duplicate-id"))
     for i, (fault, seconds, _) in enumerate(plan):  # break files after the manifest recorded them
         wav = audio / f"u{i:02d}.wav"
         if fault == "missing-file":
             wav.unlink()
+        elif fault == "directory":
+            wav.unlink()
+            wav.mkdir()
         elif fault == "unreadable-audio":
             wav.write_bytes(b"RIFF\x00\x00\x00\x00WAVEjunk" + bytes(200))
         elif fault == "sample-rate":
@@ -95,13 +109,16 @@ def test_every_planted_fault_is_found_on_its_line(tmp_path, kind):
     report = validate_manifest(path, CFG)
     found = {(i.line, i.kind) for i in report.issues}
     assert found == expected
-    assert {k for _, k in expected} == set(KINDS) - ({"duplicate-id"} if kind == "nemo" else set())
-    assert report.entries == len(PLAN) + (kind == "lhotse")
-    assert not report.ok and "with problems" in report.summary()
+    assert {k for _, k in expected} == set(KINDS)
+    assert report.entries == len(PLAN) + 2
+    assert not report.ok and "lines with errors" in report.summary()
+    assert {i.kind for i in report.warnings} == WARNINGS == {"text-too-long", "duration-outlier"}
+    folder = next(i for i in report.issues if i.line == 5)
+    assert folder.message.endswith("is a directory, not an audio file"), folder
 
 
 def test_clean_manifest_passes_and_the_cli_exit_status_says_so(tmp_path, capsys):
-    path, expected = build(tmp_path, "nemo", CLEAN)
+    path, expected = build(tmp_path, "nemo", CLEAN, duplicates=False)
     assert expected == set()
     assert validate_manifest(path, CFG).ok
     assert main(["validate-data", str(path), "--sample-rate", "16000"]) == 0
@@ -112,9 +129,55 @@ def test_cli_prints_each_problem_with_its_line_and_exits_1(tmp_path, capsys):
     path, _ = build(tmp_path, "lhotse")
     assert main(["validate-data", str(path), "--max-duration", "1.45"]) == 1
     out = capsys.readouterr().out
-    assert f"{path}:4: missing-file: " in out
-    assert f"{path}:3: malformed: not valid JSON" in out
-    assert out.strip().splitlines()[-1].startswith(f"{path}: {len(PLAN) + 1} entries (lhotse), 12 with problems")
+    assert f"{path}:4: error: missing-file: " in out
+    assert f"{path}:3: error: malformed: not valid JSON" in out
+    assert (f"{path}:13: error: numeral: '2' written in digits, but the corpus spells numbers as words "
+            "('two' on line 19); write numbers as they are spoken") in out
+    assert f"{path}:11: warning: text-too-long: " in out
+    # 13 faulty lines (duration-outlier's line is also too-long), 2 duplicates; the summary counts warnings too
+    assert out.strip().splitlines()[-1] == (
+        f"{path}: {len(PLAN) + 2} entries (lhotse), 14 lines with errors (1 malformed, 1 duplicate-line, "
+        "1 duplicate-id, 2 missing-file, 1 unreadable-audio, 1 empty-audio, 1 sample-rate, 1 duration-mismatch, "
+        "1 empty-text, 1 bad-chars, 1 numeral, 2 too-long); 2 warnings (1 text-too-long, 1 duration-outlier)"
+    )
+
+
+def test_warnings_alone_exit_0_unless_strict(tmp_path, capsys):
+    """What the project's own corpora have: fast synthetic speech (dense text) and a slow speaker (an outlier)."""
+    plan = CLEAN + [(None, 1.0, "abc def " * 8), (None, 4.0, "hello world")]
+    path, _ = build(tmp_path, "nemo", plan, duplicates=False)
+    report = validate_manifest(path, ValidationConfig(sample_rate=16000))
+    assert report.ok and [i.kind for i in report.warnings] == ["text-too-long", "duration-outlier"]
+    assert main(["validate-data", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert f"{path}:13: warning: text-too-long: " in out
+    assert out.strip().splitlines()[-1] == (
+        f"{path}: 14 entries (nemo), no errors; 2 warnings (1 text-too-long, 1 duration-outlier)"
+    )
+    assert main(["validate-data", str(path), "--strict"]) == 1
+
+
+def test_word_tokenizer_counts_words_and_flags_every_numeral(tmp_path):
+    """Without number words in the corpus a digit is only wrong for a word vocabulary; 16 words in 1 s are
+    63 characters (too dense for character CTC) but not too many words."""
+    plan = [(None, 0.8 + 0.05 * i, "hello world") for i in range(12)] + [(None, 1.0, "abc def " * 8),
+                                                                        (None, 1.0, "room 101 please")]
+    path, _ = build(tmp_path, "nemo", plan, duplicates=False)
+    assert [(i.line, i.kind) for i in validate_manifest(path).issues] == [(13, "text-too-long")]
+    issues = validate_manifest(path, ValidationConfig(tokenizer_kind="word")).issues
+    assert [(i.line, i.kind) for i in issues] == [(14, "numeral")]
+    assert "'101' written in digits, but a word tokenizer" in issues[0].message
+
+
+def test_repeated_tokens_need_a_blank_between_them():
+    """CTC emits "ll" as l-blank-l: 8 characters with 3 repeats need 11 frames (over 10/s in 1 s)."""
+    from asr.data.validate import Issue, _check_text, _Numbers
+
+    cfg = ValidationConfig(max_chars_per_second=10)
+    for text, flagged in [("aabbccdd", True), ("abcdabcd", False)]:
+        issues: list[Issue] = []
+        _check_text(1, text, 1.0, cfg, issues, _Numbers())
+        assert bool(issues) == flagged, (text, issues)
 
 
 def test_tokenizer_chars_and_what_normalisation_drops():

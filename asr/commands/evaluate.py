@@ -37,6 +37,7 @@ def run(args: argparse.Namespace) -> int:
     from asr.inference.evaluation import evaluate, write_reports
     from asr.inference.options import TranscribeOptions
     from asr.inference.transcriber import load_model
+    from asr.tokenizer import unknown_words_warning
 
     warn_if_precision_is_slow(args)
     apply_compute_arguments(args)
@@ -48,6 +49,8 @@ def run(args: argparse.Namespace) -> int:
     with tqdm(total=total, unit="s", desc="audio", file=sys.stderr, disable=None, dynamic_ncols=True) as bar:
         ev = evaluate(model, cuts, opts, on_audio=lambda s: bar.update(round(s, 1)),
                       on_error=lambda m: tqdm.write(f"error: {m}", file=sys.stderr))
+    if msg := unknown_words_warning(model.tokenizer, ev.refs):
+        print(msg, file=sys.stderr)
     r = ev.report
     settings = f"beam_{args.beam}_ctc_{args.ctc_weight:g}" + ("" if args.search == "joint" else f"_{args.search}")
     settings += "_bf16" if args.precision == "bf16" else ""

@@ -4,13 +4,15 @@
 
 Draws the log-mel spectrogram, the decoder's cross-attention (averaged, and per layer and head; tokens down,
 time across) and the encoder's self-attention per layer into one PNG. Without --text the model's own transcript
-is drawn; with it, the decoder is teacher-forced on that text. The audio should be one utterance (a few to
+is drawn; with it, the decoder is teacher-forced on that text (words outside the model's vocabulary are warned
+about, and drawn as rows labelled "<unk> (word)"). The audio should be one utterance (a few to
 ~30 seconds): encoder self-attention grows with the square of its length.
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 
 from asr.commands import add_compute_arguments, apply_compute_arguments, decode_options
 from asr.decoding.options import SEARCHES, DecodeOptions
@@ -35,9 +37,15 @@ def run(args: argparse.Namespace) -> int:
     from asr.errors import UserError
     from asr.inference.transcriber import load_model
     from asr.plots import save_attention_png
+    from asr.tokenizer import unknown_words
 
     apply_compute_arguments(args)
     model = load_model(args.model, args.device)
+    unknown = unknown_words(model.tokenizer, args.text) if args.text is not None else []
+    if unknown:
+        print(f"warning: --text has {len(unknown)} word(s) outside the model's vocabulary: "
+              f"{', '.join(map(repr, unknown))}; the decoder is forced on <unk> for them (rows '<unk> (word)')",
+              file=sys.stderr)
     wave = load_audio(args.audio, model.sample_rate)
     seconds = len(wave) / model.sample_rate
     if seconds > args.max_seconds:

@@ -6,8 +6,16 @@
 PATHs are files, folders (searched recursively for audio) or globs; any length, format, sample rate and channel
 count. Without --output-dir the transcripts go to stdout: txt prints one line per segment for one file and
 `path<TAB>text` per file for several; json prints one JSON object per file and line; srt/vtt/tsv print a
-`==> path <==` header before each file when there are several. A file that can't be read gets one line on
-stderr and the others are still transcribed; the exit code is then 1.
+`==> path <==` header before each file when there are several.
+
+--output-dir writes `<name>.<format>` files, mirroring the folders below the folder or glob root each input was
+found under (`in/a/x.wav` from `in/` -> `OUT/a/x.txt`); two inputs that would write the same file (`x.mp3` and
+`x.wav` side by side) are refused before anything is transcribed.
+
+Every input gets an answer. A file that can't be transcribed (unreadable, no samples, NaN or infinite samples)
+gets one `error:` line on stderr and the others are still transcribed; the exit code is then 1. A file in which
+nothing was recognised as speech (silence, noise) gets an empty transcript, a `note:` line on stderr, and
+`"no_speech": true` in json.
 """
 
 from __future__ import annotations
@@ -25,7 +33,8 @@ FORMAT_CHOICES = ("txt", "json", "srt", "vtt", "tsv", "all")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="+", metavar="PATH", help="audio files, folders or globs")
     parser.add_argument("--model", required=True, help="model file from `asr export`")
-    parser.add_argument("--output-dir", help="write <name>.<format> files here instead of printing")
+    parser.add_argument("--output-dir", help="write <name>.<format> files here, mirroring the input folders, "
+                                             "instead of printing")
     parser.add_argument("--format", default="txt", choices=FORMAT_CHOICES, help="output format (default txt)")
     add_decode_arguments(parser)
     add_compute_arguments(parser)
@@ -34,14 +43,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="longest segment in seconds; longer speech is cut at its quietest point "
                              f"(default {seg.max_segment_s:g})")
     parser.add_argument("--no-vad", action="store_true",
-                        help="keep every sample (fixed windows) instead of skipping silence")
+                        help="never run the VAD: decode long files in fixed windows instead of at pauses")
     parser.add_argument("--no-word-timestamps", action="store_true", help="skip word times and confidences")
 
 
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from asr.audio import find_audio, open_audio
+    from asr.audio import find_audio_inputs, open_audio
     from asr.errors import UserError
     from asr.inference.formats import FORMATS, OutputNamer, render
     from asr.inference.options import TranscribeOptions
@@ -53,11 +62,13 @@ def run(args: argparse.Namespace) -> int:
         raise UserError(f"--max-segment must be at least 1 second, got {args.max_segment}")
     if args.format == "all" and not args.output_dir:
         raise UserError("--format all writes several files: add --output-dir DIR")
-    files, problems = find_audio(args.paths)
+    inputs, problems = find_audio_inputs(args.paths)
     for p in problems:
         print(f"error: {p}", file=sys.stderr)
-    if not files:
+    if not inputs:
         raise UserError("no audio to transcribe; pass files, folders or globs that exist")
+    files = [i.path for i in inputs]
+    namer = OutputNamer(args.output_dir, [(str(i.path), i.relative) for i in inputs]) if args.output_dir else None
     warn_if_precision_is_slow(args)
     apply_compute_arguments(args)
     model = load_model(args.model, args.device)
@@ -67,7 +78,6 @@ def run(args: argparse.Namespace) -> int:
         segments=SegmentOptions(max_segment_s=args.max_segment, vad=not args.no_vad),
     )
     formats = FORMATS if args.format == "all" else (args.format,)
-    namer = OutputNamer(args.output_dir) if args.output_dir else None
     several = len(files) > 1
     failed = len(problems)
     # One bar: files when there are several, else seconds of audio (a long file shows its pace).
@@ -81,6 +91,9 @@ def run(args: argparse.Namespace) -> int:
             failed += 1
             tqdm.write(f"error: {result}", file=sys.stderr)
             continue
+        if result.no_speech:
+            tqdm.write(f"note: {name}: no speech recognised in {result.duration:g} s of audio; the transcript is "
+                       f"empty", file=sys.stderr)
         if namer is not None:
             for fmt in formats:
                 namer.write(name, fmt, render(result, fmt))

@@ -16,8 +16,9 @@ so the Trainer must run with `use_distributed_sampler=False` (asr/training/cli.p
 Lightning would wrap the sampler in a DistributedSampler of its own.
 
 Exact resume: `state_dict()` (saved by Lightning in every checkpoint) holds the training sampler's state after the
-batches the training loop has *consumed*, not the ones workers prefetched, and `load_state_dict()` makes the next
-`train_dataloader()` continue with exactly the batches an uninterrupted run would have seen.
+batches the training loop has *consumed*, not the ones workers prefetched (or, once the epoch's last batch was
+taken, the next epoch), and `load_state_dict()` makes the next `train_dataloader()` continue with exactly the
+batches an uninterrupted run would have seen.
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ class ASRDataModule(L.LightningDataModule):
         self.min_utt_duration = min_utt_duration
         self._cuts: dict[str, CutSet] = {}
         self._train_sampler: DynamicBucketingSampler | None = None
-        self._pending_state: dict | None = None  # restored sampler state, applied by the next train_dataloader()
+        self._pending: dict | None = None  # restored state (`state_dict()`), applied by the next train_dataloader()
         self._epoch = 0
         self._consumed = 0  # training batches taken by the training loop in `_epoch`
 
@@ -146,9 +147,11 @@ class ASRDataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         sampler = self.make_sampler(self.cuts("train"), shuffle=self.shuffle)
-        if self._pending_state is not None:
-            sampler.load_state_dict(copy.deepcopy(self._pending_state))
-            self._pending_state = None
+        pending, self._pending = self._pending, None
+        if pending and pending.get("sampler"):
+            sampler.load_state_dict(copy.deepcopy(pending["sampler"]))
+        elif pending and "next_epoch" in pending:
+            sampler.set_epoch(pending["next_epoch"])
         self._train_sampler = sampler
         dataset = ASRDataset(self.sample_rate, self.speed_perturb, self.noise_snr_db, self.noise_prob)
         return self._loader(dataset, sampler)
@@ -185,7 +188,12 @@ class ASRDataModule(L.LightningDataModule):
 
     def state_dict(self) -> dict[str, Any]:
         if self._train_sampler is None:
-            return {"sampler": self._pending_state} if self._pending_state else {}
+            return copy.deepcopy(self._pending) if self._pending else {}
+        if self._epoch_taken():
+            # A checkpoint after the epoch's last batch (at the epoch's end, or before its validation) resumes at
+            # the next epoch's start. lhotse's own state would restore the sampler at this epoch's end, and Lightning
+            # makes the first iterator of a resumed run before it sets the new epoch: that iterator would be empty.
+            return {"next_epoch": self._train_sampler.epoch + 1}
         state = copy.deepcopy(self._train_sampler.state_dict())
         # lhotse fast-forwards a restored sampler by the batch count of its current epoch; make that the batches
         # the loop consumed rather than those the sampler handed to prefetching workers.
@@ -196,12 +204,23 @@ class ASRDataModule(L.LightningDataModule):
         return {"sampler": state}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        if "next_epoch" in state_dict:
+            self._pending = {"next_epoch": int(state_dict["next_epoch"])}
+            self._epoch, self._consumed = self._pending["next_epoch"], 0
+            return
         state = state_dict.get("sampler")
         if not state:
             return
-        self._pending_state = copy.deepcopy(state)
+        self._pending = {"sampler": copy.deepcopy(state)}
         self._epoch = state["epoch"]
         self._consumed = state["diagnostics"]["stats_per_epoch"][self._epoch]["kept_batches"]
+
+    def _epoch_taken(self) -> bool:
+        """Whether the training loop has taken the last batch of the sampler's current epoch."""
+        trainer = self.trainer
+        if trainer is None or self._train_sampler is None or self._epoch != self._train_sampler.epoch:
+            return False
+        return bool(trainer.fit_loop.epoch_loop.batch_progress.is_last_batch)
 
 
 def load_repeated(paths: list[str], repeats: list[int]) -> CutSet:

@@ -1,15 +1,23 @@
 """Check a manifest (lhotse cuts or NeMo lines) before training: every problem with the line it is on.
 
-Per line: missing files, unreadable or empty (no samples, or digital silence) audio, a sample rate that differs
-from the manifest's claim, a claimed duration that differs from the file, an empty transcript, a transcript too
-long for its duration, characters the tokenizer cannot write. Over the whole manifest: durations above
-`max_duration` and robust z-score outliers. A bad line never stops the check of the others.
+Per line: duplicated lines and ids, missing files (or directories), unreadable or empty (no samples, or digital
+silence) audio, a sample rate that differs from the manifest's claim, a claimed duration that differs from the
+file, an empty transcript, a transcript too long for its duration, characters the tokenizer cannot write, numbers
+written in digits. Over the whole manifest: durations above `max_duration` and robust z-score outliers. A bad line
+never stops the check of the others.
+
+Each kind is an error or a warning. An error is data training would read wrongly or not at all (the command
+exits 1); a warning is a heuristic that real, correct data trips too (a fast speaker, a slow one), so it is
+printed to be looked at and does not fail the check (unless --strict).
 numpy and lhotse are imported inside the functions, so `asr --help` (which imports the command module) stays fast.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
+import re
 import statistics
 import unicodedata
 from collections import Counter
@@ -26,18 +34,40 @@ DEFAULT_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789'"  # what normalise_text w
 # kind -> what it means; also the order of the summary
 KINDS: dict[str, str] = {
     "malformed": "line is not a valid manifest entry",
-    "duplicate-id": "cut id used on an earlier line",
-    "missing-file": "audio file does not exist",
+    "duplicate-line": "the same entry as an earlier line",
+    "duplicate-id": "cut id (NeMo: audio segment) used on an earlier line",
+    "missing-file": "no audio file at the path (nothing there, or a directory)",
     "unreadable-audio": "audio file cannot be decoded",
     "empty-audio": "audio has no samples or is digital silence",
     "sample-rate": "file's sample rate differs from the manifest's",
     "duration-mismatch": "claimed duration differs from the file",
     "empty-text": "transcript is empty after normalisation",
-    "text-too-long": "more characters per second than can be spoken (or aligned)",
+    "text-too-long": "more tokens per second than can be spoken (or aligned)",
     "bad-chars": "characters the tokenizer cannot write",
+    "numeral": "a number written in digits where numbers are spelled as words",
     "too-long": "longer than --max-duration",
     "duration-outlier": "duration is a robust z-score outlier",
 }
+# Heuristics that correct data trips too, so they are reported but do not fail the check:
+# - text-too-long: tokens per second against one model's frame budget (x4 subsampling, character tokens); a
+#   word or BPE tokenizer, or another subsampling, has another budget, and CTC training survives an infeasible
+#   utterance (zero_infinity: its CTC term is 0, the attention decoder still learns from it). Found on the
+#   project's own TTS digits (26 characters/s of fast synthetic speech) and tightly trimmed FSDD takes.
+# - duration-outlier: a slow speaker's 0.8 s "seven" among 0.4 s takes is correct data.
+# Everything else is data training reads wrongly (a label that disagrees with the audio or with the rest of
+# the corpus, audio it cannot decode, a duplicate that weighs one utterance twice) or a limit the user set.
+WARNINGS = frozenset({"text-too-long", "duration-outlier"})
+# Evidence that a corpus spells numbers as words. Not "one": "no one", "one of them" say nothing about numbers.
+NUMBER_WORDS = frozenset(
+    "zero two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+    "seventeen eighteen nineteen twenty thirty forty fifty sixty seventy eighty ninety hundred thousand "
+    "million billion".split()
+)
+_DIGIT = re.compile(r"[0-9]")
+
+
+def severity(kind: str) -> str:
+    return "warning" if kind in WARNINGS else "error"
 
 
 @dataclass(frozen=True)
@@ -45,7 +75,11 @@ class ValidationConfig:
     allowed_chars: str = DEFAULT_CHARS  # the space is always allowed
     sample_rate: int | None = None  # the rate NeMo lines are expected at (they do not record one)
     max_duration: float | None = None  # seconds
-    # CTC needs at least one encoder frame per token: at a 10 ms hop and 4x subsampling that is 25 per second.
+    # "char", "word", "bpe", "unigram" or None (unknown). "word": text-too-long counts words, and any digit in a
+    # transcript is a numeral (the vocabulary would hold "2" beside "two").
+    tokenizer_kind: str | None = None
+    # CTC needs at least one encoder frame per token (two between repeated ones): at a 10 ms hop and 4x
+    # subsampling that is 25 per second. Tokens are characters (space included), or words for a word tokenizer.
     max_chars_per_second: float = 25.0
     duration_tolerance: float = 0.1  # seconds; compressed formats round their lengths
     outlier_z: float = 3.5  # Iglewicz & Hoaglin's cut-off for the modified z-score
@@ -59,6 +93,10 @@ class Issue:
     kind: str
     message: str
 
+    @property
+    def severity(self) -> str:
+        return severity(self.kind)
+
 
 @dataclass
 class Report:
@@ -68,23 +106,42 @@ class Report:
     issues: list[Issue] = field(default_factory=list)
 
     @property
+    def errors(self) -> list[Issue]:
+        return [i for i in self.issues if i.severity == "error"]
+
+    @property
+    def warnings(self) -> list[Issue]:
+        return [i for i in self.issues if i.severity == "warning"]
+
+    @property
     def ok(self) -> bool:
-        return not self.issues
+        """No errors (warnings allowed): what the exit status says."""
+        return not self.errors
 
     def counts(self) -> Counter:
         return Counter(i.kind for i in self.issues)
 
     def lines(self) -> list[str]:
-        """One `path:line: kind: message` per issue, by line."""
-        return [f"{self.path}:{i.line}: {i.kind}: {i.message}" for i in sorted(self.issues, key=lambda i: i.line)]
+        """One `path:line: error|warning: kind: message` per issue, by line."""
+        return [f"{self.path}:{i.line}: {i.severity}: {i.kind}: {i.message}"
+                for i in sorted(self.issues, key=lambda i: i.line)]
 
     def summary(self) -> str:
-        if self.ok:
-            return f"{self.path}: {self.entries} entries ({self.kind}), no problems found"
+        """One line: both counts, each by kind, e.g. `x.jsonl: 20 entries (nemo), 2 lines with errors (1
+        missing-file, 1 numeral); 3 warnings (3 text-too-long)`."""
+        head = f"{self.path}: {self.entries} entries ({self.kind})"
+        if not self.issues:
+            return f"{head}, no problems found"
         counts = self.counts()
-        bad_lines = len({i.line for i in self.issues})
-        parts = ", ".join(f"{counts[k]} {k}" for k in KINDS if counts[k])
-        return f"{self.path}: {self.entries} entries ({self.kind}), {bad_lines} with problems: {parts}"
+
+        def by_kind(issues: list[Issue]) -> str:
+            return ", ".join(f"{counts[k]} {k}" for k in KINDS if counts[k] and severity(k) == issues[0].severity)
+
+        errors, warnings = self.errors, self.warnings
+        lines = len({i.line for i in errors})
+        err = f"{_n(lines, 'line')} with errors ({by_kind(errors)})" if errors else "no errors"
+        warn = f"{_n(len(warnings), 'warning')} ({by_kind(warnings)})" if warnings else "no warnings"
+        return f"{head}, {err}; {warn}"
 
 
 @dataclass
@@ -107,7 +164,9 @@ def validate_manifest(path: str | Path, cfg: ValidationConfig = ValidationConfig
     path = Path(path)
     configure_audio_backend()
     report = Report(path, manifest_kind(path))
-    seen_ids: dict[str, int] = {}
+    seen_ids: dict[object, int] = {}
+    seen_lines: dict[bytes, int] = {}
+    numbers = _Numbers()
     durations: list[tuple[int, float]] = []
     for lineno, raw, error in tqdm(iter_jsonl(path), desc=f"checking {path.name}", unit=" lines"):
         report.entries += 1
@@ -115,19 +174,31 @@ def validate_manifest(path: str | Path, cfg: ValidationConfig = ValidationConfig
         if error:
             issues.append(Issue(lineno, "malformed", error))
             continue
+        # The same entry again (a concatenation run twice, a copy-paste): its other problems, if any, are
+        # reported on the first copy. Keys are sorted so a rewritten-but-equal line counts too.
+        digest = hashlib.blake2b(json.dumps(raw, sort_keys=True).encode(), digest_size=16).digest()
+        if digest in seen_lines:
+            issues.append(Issue(lineno, "duplicate-line", f"the same entry as line {seen_lines[digest]}"))
+            continue
+        seen_lines[digest] = lineno
         try:
             entry = _parse(lineno, raw, report.kind, path.parent, cfg, seen_ids, issues)
-        except (KeyError, TypeError, ValueError, AttributeError) as e:
-            issues.append(Issue(lineno, "malformed", f"{type(e).__name__}: {e}"))
+        except KeyError as e:
+            issues.append(Issue(lineno, "malformed", f"missing field {e}"))
+            continue
+        except (TypeError, ValueError, AttributeError) as e:
+            issues.append(Issue(lineno, "malformed", _short(e)))
             continue
         real = None
         for ref in entry.files:
             real = _check_file(lineno, ref, cfg, issues) or real
         duration = entry.duration if entry.duration is not None else real
-        _check_text(lineno, entry.text, duration, cfg, issues)
+        _check_text(lineno, entry.text, duration, cfg, issues, numbers)
         if duration is not None:
             durations.append((lineno, duration))
-    _check_durations(durations, cfg, report.issues)
+    issues = report.issues
+    issues += numbers.issues(cfg)
+    _check_durations(durations, cfg, issues)
     return report
 
 
@@ -136,7 +207,7 @@ def _parse(
 ) -> _Entry:
     if kind == "nemo":
         if "audio_filepath" not in raw or "text" not in raw:
-            raise KeyError("a NeMo line needs 'audio_filepath' and 'text'")
+            raise ValueError("a NeMo line needs 'audio_filepath' and 'text'")
         offset = float(raw.get("offset") or 0.0)
         duration = float(raw["duration"]) if raw.get("duration") is not None else None
         ref = _FileRef(
@@ -145,6 +216,12 @@ def _parse(
             claimed_file_duration=duration if offset == 0 else None,  # NeMo: no offset means the whole file
             segment_end=offset + duration if duration is not None else None,
         )
+        # NeMo lines have no id; the audio they use is one (the same audio twice, with two transcripts)
+        key = (str(ref.path), offset, duration)
+        if key in seen_ids:
+            where = f"{raw['audio_filepath']} (offset {offset:g} s)"
+            issues.append(Issue(lineno, "duplicate-id", f"{where} is already used on line {seen_ids[key]}"))
+        seen_ids.setdefault(key, lineno)
         return _Entry(lineno, str(raw["text"]), duration, [ref])
     from lhotse import MonoCut
     from lhotse.serialization import deserialize_item
@@ -176,6 +253,9 @@ def _check_file(lineno: int, ref: _FileRef, cfg: ValidationConfig, issues: list[
     from lhotse.audio.backend import info as audio_info
     from lhotse.audio.backend import read_audio
 
+    if ref.path.is_dir():
+        issues.append(Issue(lineno, "missing-file", f"{ref.path} is a directory, not an audio file"))
+        return None
     if not ref.path.is_file():
         issues.append(Issue(lineno, "missing-file", f"{ref.path} does not exist"))
         return None
@@ -189,7 +269,7 @@ def _check_file(lineno: int, ref: _FileRef, cfg: ValidationConfig, issues: list[
             meta = audio_info(ref.path)
             rate, frames, silent = meta.samplerate, meta.frames, False
     except Exception as e:  # each decoder raises its own types; any of them means "cannot read"
-        issues.append(Issue(lineno, "unreadable-audio", f"{ref.path}: {type(e).__name__}: {_short(e)}"))
+        issues.append(Issue(lineno, "unreadable-audio", f"{ref.path} cannot be decoded: {_short(e)}"))
         return None
     if frames == 0 or silent:
         issues.append(Issue(lineno, "empty-audio", f"{ref.path} has {'only zeros' if silent else 'no samples'}"))
@@ -209,7 +289,8 @@ def _check_file(lineno: int, ref: _FileRef, cfg: ValidationConfig, issues: list[
     return real
 
 
-def _check_text(lineno: int, text: str, duration: float | None, cfg: ValidationConfig, issues: list[Issue]) -> None:
+def _check_text(lineno: int, text: str, duration: float | None, cfg: ValidationConfig, issues: list[Issue],
+                numbers: _Numbers) -> None:
     norm = normalise_text(text)
     if not norm:
         issues.append(Issue(lineno, "empty-text", f"transcript {text!r} is empty after normalisation"))
@@ -217,12 +298,52 @@ def _check_text(lineno: int, text: str, duration: float | None, cfg: ValidationC
     bad = outside_chars(text, cfg.allowed_chars)
     if bad:
         issues.append(Issue(lineno, "bad-chars", "characters outside the tokenizer: " + " ".join(repr(c) for c in bad)))
-    if duration and len(norm) / duration > cfg.max_chars_per_second:
-        rate = len(norm) / duration
+    numbers.add(lineno, norm, set(bad))
+    words = cfg.tokenizer_kind == "word"
+    units = norm.split() if words else list(norm)
+    # CTC puts a blank between two equal tokens ("ll" of "hello", "two two"), so each repeat needs a frame too
+    needed = len(units) + sum(a == b for a, b in zip(units, units[1:]))
+    if duration and needed / duration > cfg.max_chars_per_second:
+        rate, limit = needed / duration, cfg.max_chars_per_second
+        if words:
+            why = "more than can be spoken; check that the transcript belongs to this audio"
+        else:
+            why = "more than a character CTC model at 40 ms frames can emit (word or BPE tokens need fewer frames)"
         issues.append(Issue(
             lineno, "text-too-long",
-            f"{len(norm)} characters in {duration:.2f} s = {rate:.1f}/s (max {cfg.max_chars_per_second:g}/s)",
+            f"{len(units)} {'words' if words else 'characters'} need {needed} frames in {duration:.2f} s = "
+            f"{rate:.1f}/s (max {limit:g}/s): {why}",
         ))
+
+
+class _Numbers:
+    """Numbers written in digits, judged once the whole manifest is read: against a word vocabulary, or in a
+    corpus that spells numbers out elsewhere, "2" is a second spelling of "two" (the model must learn both for
+    one sound, and scoring counts "two" against "2" as an error)."""
+
+    def __init__(self) -> None:
+        self.numerals: list[tuple[int, list[str]]] = []  # (line, words with digits)
+        self.spelled: tuple[int, str] | None = None  # the first number word seen, and its line
+
+    def add(self, lineno: int, norm: str, bad: set[str]) -> None:
+        words = norm.split()
+        found = [w for w in dict.fromkeys(words) if _DIGIT.search(w) and not set(w) & bad]  # bad-chars said it
+        if found:
+            self.numerals.append((lineno, found))
+        if self.spelled is None:
+            spelled = next((w for w in words if w in NUMBER_WORDS), None)
+            if spelled:
+                self.spelled = (lineno, spelled)
+
+    def issues(self, cfg: ValidationConfig) -> list[Issue]:
+        if cfg.tokenizer_kind == "word":
+            why = "a word tokenizer learns it apart from the spoken form"
+        elif self.spelled is not None:
+            why = f"the corpus spells numbers as words ({self.spelled[1]!r} on line {self.spelled[0]})"
+        else:
+            return []  # a char tokenizer can write digits, and nothing says they are the wrong spelling here
+        return [Issue(line, "numeral", f"{', '.join(map(repr, words))} written in digits, but {why}; "
+                      "write numbers as they are spoken") for line, words in self.numerals]
 
 
 def outside_chars(text: str, allowed: str) -> list[str]:
@@ -260,6 +381,10 @@ def _check_durations(durations: list[tuple[int, float]], cfg: ValidationConfig, 
             issues.append(Issue(
                 line, "duration-outlier", f"{d:.2f} s (median {median:.2f} s, robust z {z:+.1f})"
             ))
+
+
+def _n(count: int, noun: str) -> str:
+    return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
 def _short(e: Exception) -> str:

@@ -1,9 +1,11 @@
 """Score a model on a manifest: WER/CER (jiwer, normalised text), error counts, real-time factor, and icefall's
 report files (recogs-*.txt, errs-*.txt, wer-summary-*.txt).
 
-Each cut is decoded whole (no VAD: the manifest's segmentation is what is scored; cuts longer than the segment
-limit are cut at quiet points). Audio of any sample rate is resampled with soxr. A cut whose audio can't be
-loaded is reported and left out of the scores.
+Cuts are segmented exactly as `asr transcribe` segments files (asr.inference.segments), so the two agree on the
+same audio: a cut no longer than the segment limit (every utterance of a test set) is decoded whole, as published
+WERs are computed: the manifest's segmentation is what is scored, and the VAD never drops or trims it; a longer
+one is cut where Silero VAD hears pauses. Audio of any sample rate is resampled with soxr. A cut whose audio can't
+be loaded, or holds no samples or NaN/infinite ones, is reported and left out of the scores.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import jiwer
 from asr.inference.options import TranscribeOptions
 from asr.inference.transcriber import Transcriber
 from asr.audio import ArraySource
-from asr.errors import UserError
+from asr.errors import UserError, brief
 from asr.metrics import ErrorReport, confusions, error_report
 from asr.text import cut_text, normalise_text
 
@@ -54,8 +56,8 @@ class Evaluation:
 
 def evaluate(model: Transcriber, cuts: CutSet, opts: TranscribeOptions, on_audio: Callable[[float], None] | None = None,
              on_error: Callable[[str], None] | None = None) -> Evaluation:
-    """Decode every cut of `cuts` and score it against its supervisions' text."""
-    opts = opts.with_segments(vad=False)
+    """Decode every cut of `cuts` (segmented as `asr transcribe` would) and score it against its supervisions'
+    text."""
     refs = {c.id: cut_text(c) for c in cuts}
     items = [(c.id, _opener(c)) for c in cuts]
     ids, hyps, failures = [], [], []
@@ -84,7 +86,7 @@ def _opener(cut) -> Callable[[], ArraySource]:
         try:
             samples = cut.load_audio()  # (C, S) at the recording's own rate
         except Exception as e:  # noqa: BLE001 - lhotse raises many kinds; the user needs which cut and why
-            raise UserError(f"{cut.id}: cannot load audio ({type(e).__name__}: {e})") from None
+            raise UserError(f"{cut.id}: cannot load audio ({brief(e)})") from None
         return ArraySource(samples, cut.sampling_rate)
 
     return open_cut

@@ -1,8 +1,9 @@
 """Transcripts as text: txt, json, srt, vtt and tsv (the formats Whisper writes, with the same layouts).
 
 txt   one line per segment.
-json  {"text", "duration", "source", "model", "segments": [{"start", "end", "text",
-       "words": [{"word", "start", "end", "confidence"}]}]}; times in seconds.
+json  {"text", "segments": [{"start", "end", "text", "words": [{"word", "start", "end", "confidence"}]}],
+       "duration", "source", "model", "no_speech"}; times in seconds; "no_speech" is true when the text is empty
+       because nothing was recognised as speech.
 srt   numbered cues `HH:MM:SS,mmm --> HH:MM:SS,mmm`; with word times, a cue holds at most `max_words` words and
       spans exactly them, so subtitles follow the speech.
 vtt   WEBVTT cues `HH:MM:SS.mmm --> HH:MM:SS.mmm`, cut as in srt, with each later word's start as an inline
@@ -16,6 +17,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from asr.errors import UserError
 from asr.inference.results import SegmentResult, Transcript, Word
 
 FORMATS = ("txt", "json", "srt", "vtt", "tsv")
@@ -90,24 +92,40 @@ def _clean(seg: SegmentResult) -> str:
 
 
 class OutputNamer:
-    """Writes `<dir>/<stem>.<format>`; a second input with the same stem (a/x.wav, b/x.wav) becomes x-2.<format>."""
+    """Where `--output-dir` writes each input's transcripts: `<dir>/<path below its root>/<stem>.<format>`,
+    mirroring the folders below the folder (or glob root) the input was found under, so `in/a/x.wav` and
+    `in/b/x.wav` from `in/` write `out/a/x.txt` and `out/b/x.txt`. Two inputs that would still write the same
+    file (`x.mp3` and `x.wav` in one folder, or files given one by one from different folders) are refused with
+    a UserError before anything is transcribed: never renamed, never overwritten by one another."""
 
-    def __init__(self, out_dir: str | Path) -> None:
+    def __init__(self, out_dir: str | Path, inputs: list[tuple[str, Path]]) -> None:
+        """`inputs`: (source name, path below its root) per input, as `AudioInput.relative` gives it."""
         self.dir = Path(out_dir)
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self.stems: dict[str, str] = {}  # source -> stem
-        self.taken: set[str] = set()
+        if self.dir.exists() and not self.dir.is_dir():
+            raise UserError(f"--output-dir {self.dir} is an existing file, not a folder; pass a folder path "
+                            f"(it is created if missing)")
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            raise UserError(f"--output-dir {self.dir}: cannot create the folder ({e.strerror or e})") from None
+        self.stems: dict[str, Path] = {}  # source -> output path without the format's extension
+        owner: dict[Path, str] = {}
+        for source, relative in inputs:
+            stem = self.dir / relative.parent / relative.stem
+            if stem in owner:
+                raise UserError(f"{owner[stem]} and {source} would both be written to {stem}.<format>; "
+                                f"transcribe them in separate runs (or to separate --output-dir folders)")
+            owner[stem] = source
+            self.stems[source] = stem
 
     def path(self, source: str, fmt: str) -> Path:
-        if source not in self.stems:
-            stem, n = Path(source).stem, 1
-            while (stem if n == 1 else f"{stem}-{n}") in self.taken:
-                n += 1
-            self.stems[source] = stem if n == 1 else f"{stem}-{n}"
-            self.taken.add(self.stems[source])
-        return self.dir / f"{self.stems[source]}.{fmt}"
+        return self.stems[source].with_name(f"{self.stems[source].name}.{fmt}")
 
     def write(self, source: str, fmt: str, text: str) -> Path:
         path = self.path(source, fmt)
-        path.write_text(text, encoding="utf-8")
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(text, encoding="utf-8")
+        except OSError as e:
+            raise UserError(f"cannot write {path}: {e.strerror or e}; check --output-dir") from None
         return path

@@ -15,24 +15,33 @@ PRECISIONS = ("fp32", "bf16")
 
 @dataclass(frozen=True)
 class SegmentOptions:
+    """How a recording becomes segments (asr.inference.segments): a recording no longer than max_segment_s is
+    decoded whole; a longer one is cut where Silero VAD hears pauses."""
+
     # No segment is longer; longer speech is cut at its quietest 10 ms frame.
     max_segment_s: float = 20.0
+    # Silero's speech probability above which a 32 ms window is speech (below it minus 0.15 it is not).
+    vad_threshold: float = 0.5
     # A pause at least this long ends a segment.
     min_silence_s: float = 0.3
     # Speech shorter than this (clicks, breaths) is dropped.
     min_speech_s: float = 0.1
     # Context kept before and after the speech (half a pause at most, so segments never overlap).
     pad_s: float = 0.2
-    # Speech is this many dB above the noise floor (the 1st percentile of frame energies: a file that is nearly
-    # all speech still has a few quiet frames)...
+    # Word edges: a 10 ms frame is speech when it is this many dB above the file's floor (1st percentile of
+    # frame energies)...
     margin_db: float = 15.0
-    # ...and within this many dB of the loudest speech (the 99th percentile): quiet hum between words is not speech.
+    # ...and within this many dB of its speech level (the 99th percentile): quiet hum between words is not speech.
     range_db: float = 45.0
-    # Frames below this level (dB re full scale) are never speech: digital silence and dither.
-    floor_dbfs: float = -65.0
-    # False: keep every sample, in windows of at most max_segment_s (for audio without pauses, or tests).
+    # False: never run the VAD; a long recording is decoded in windows of at most max_segment_s, cut at quiet
+    # frames (for audio without pauses, or tests).
     vad: bool = True
 
+    def __post_init__(self) -> None:
+        if not self.max_segment_s > 0:
+            raise UserError(f"max_segment_s must be positive, got {self.max_segment_s}")
+        if not 0 < self.vad_threshold < 1:
+            raise UserError(f"vad_threshold is a probability between 0 and 1, got {self.vad_threshold}")
 
 
 @dataclass(frozen=True)

@@ -29,6 +29,9 @@ class Transcript:
     source: str = ""  # the file, or "<waveform>"
     model: str = ""
     seconds: float = 0.0  # wall-clock time spent, for the real-time factor
+    # True when the transcript is empty because nothing was recognised as speech (digital silence, noise):
+    # an answer, not a failure (a file that can't be transcribed is an error instead).
+    no_speech: bool = False
 
     def to_dict(self) -> dict:
         d = asdict(self)

@@ -7,10 +7,16 @@
     for seg in result.segments:
         print(seg.start, seg.end, seg.text, [(w.word, w.start, w.end, w.confidence) for w in seg.words])
 
-Pipeline per file: open (soundfile, else ffmpeg) -> 10 ms energies -> speech segments of <= 20 s (segments.py) ->
-segments of many files batched (B, S) -> encoder (B, T', D) -> the decoding policy (asr.decoding.policy: joint
-CTC/attention beam search, loop guard) -> CTC forced alignment for word times (timestamps.py). Only a batch of
-segments is ever in memory.
+Pipeline per file: open (soundfile, else ffmpeg) -> one pass for levels: DC offset, 10 ms energies, peak,
+non-finite samples (levels.py) -> segments of <= 20 s: the whole file when it is that short, else where Silero VAD
+hears speech (segments.py, vad.py) -> each segment DC-removed and, when its file's speech level is outside the
+training range, scaled into it (`Levels.for_model`) -> segments of many files batched (B, S) -> encoder
+(B, T', D) -> the decoding policy (asr.decoding.policy: joint CTC/attention beam search, loop guard) -> CTC
+forced alignment for word times (timestamps.py). Only a batch of segments is ever in memory.
+
+Every input gets an answer: a Transcript (with `no_speech` set when nothing was recognised: silence, noise),
+or a UserError naming it: unreadable, no samples at all, or NaN/infinite samples (an error, not silently
+zeroed: such a file is damaged, and what the rest of it holds is not to be trusted).
 """
 
 from __future__ import annotations
@@ -26,9 +32,11 @@ import torch
 from asr.audio import ArraySource, AudioSource, open_audio
 from asr.decoding.policy import decode_encoded
 from asr.errors import UserError
+from asr.inference.levels import HOP_S, Levels, measure, speech_threshold
+from asr.inference.confidence import calibration_of
 from asr.inference.options import SegmentOptions, TranscribeOptions
 from asr.inference.results import SegmentResult, Transcript
-from asr.inference.segments import HOP_S, Segment, find_segments, frame_energies, speech_threshold
+from asr.inference.segments import Segment, find_segments
 from asr.inference.timestamps import align_words
 from asr.model.asr_model import ASRModel
 from asr.model.clock import FrameClock
@@ -78,6 +86,7 @@ class Transcriber:
         self.name = name
         self.sample_rate = net.cfg.frontend.sample_rate
         self.clock = FrameClock.of(net.cfg)
+        self.calibration = calibration_of(meta)  # word-confidence fit stored in the model file, else the default
 
     @property
     def device(self) -> torch.device:
@@ -92,8 +101,9 @@ class Transcriber:
 
         Keyword options are the fields of `TranscribeOptions` (batch_size, word_timestamps, precision), of
         `DecodeOptions` (beam, ctc_weight, search, ...) and of `SegmentOptions` (vad, max_segment_s, ...).
-        Raises UserError when a file can't be read; to go on past unreadable files (a folder of a hundred
-        with one corrupt), use `transcribe_sources`, which yields each file's Transcript or its error in order."""
+        Raises UserError when a file can't be read or holds no samples or NaN/infinite ones; to go on past such
+        files (a folder of a hundred with one corrupt), use `transcribe_sources`, which yields each file's
+        Transcript or its error in order. An empty transcript has `no_speech` set."""
         opts = TranscribeOptions.of(**options)
         if isinstance(audio, (list, tuple)):
             items: list[tuple[str, Opener]] = [(str(a), (lambda a=a: open_audio(a))) for a in audio]
@@ -151,14 +161,15 @@ class Transcriber:
             try:
                 with opener() as src:
                     f.duration = src.duration
-                    energy = frame_energies(src)  # (T,) one pass over the file, block by block
-                    threshold = speech_threshold(energy, seg_opts)
-                    segments = find_segments(src, seg_opts, energy)
+                    levels = measure(src)  # (T,) energies etc.: one pass over the file, block by block
+                    _check_samples(name, src, levels)
+                    threshold = speech_threshold(levels.energy, seg_opts.margin_db, seg_opts.range_db)
+                    segments = find_segments(src, seg_opts, levels)
                     f.count = len(segments)
                     for i, seg in enumerate(segments):
-                        wave = src.read_seconds(seg.start, seg.end, self.sample_rate)
+                        wave = src.read_seconds(seg.start, seg.end, self.sample_rate, levels.for_model)
                         a, b = round(seg.start / HOP_S), round(seg.end / HOP_S)
-                        yield _Job(key, i, seg, wave, energy[a:b], threshold)
+                        yield _Job(key, i, seg, wave, levels.energy[a:b], threshold)
             except UserError as e:
                 f.error = e
             yield None
@@ -179,7 +190,7 @@ class Transcriber:
             words = []
             if opts.word_timestamps and tokens:
                 words = align_words(log_probs[b, : int(enc_lens[b])], tokens, self.tokenizer, self.clock,
-                                    j.segment.start, j.energy, j.threshold)
+                                    j.segment.start, j.energy, j.threshold, calibration=self.calibration)
             text = self.tokenizer.decode(tokens).strip()
             files[j.key].results[j.index] = SegmentResult(round(j.segment.start, 3), round(j.segment.end, 3),
                                                           text, words)
@@ -189,8 +200,19 @@ class Transcriber:
     def _assemble(self, f: _File) -> Transcript:
         segments = [f.results[i] for i in range(f.count or 0)]
         segments = [s for s in segments if s.text]  # silence the VAD let through decodes to nothing
-        return Transcript(" ".join(s.text for s in segments), segments, round(f.duration, 3), f.name, self.name,
-                          time.perf_counter() - f.started)
+        text = " ".join(s.text for s in segments)
+        return Transcript(text, segments, round(f.duration, 3), f.name, self.name, time.perf_counter() - f.started,
+                          no_speech=not text)
+
+
+def _check_samples(name: str, src: AudioSource, levels: Levels) -> None:
+    """A file with nothing in it, or with samples that are not numbers, is an error naming it."""
+    if src.num_samples == 0:
+        raise UserError(f"{name}: the file holds no audio samples (a valid header and 0 s of audio); "
+                        f"nothing to transcribe: check how it was written")
+    if levels.nonfinite:
+        raise UserError(f"{name}: {levels.nonfinite} of {src.num_samples} samples are NaN or infinite (the first "
+                        f"at {levels.first_nonfinite_s:.3f} s); the file is damaged: repair or re-export it")
 
 
 def load_model(path: str | Path, device: str | torch.device = "cpu") -> Transcriber:

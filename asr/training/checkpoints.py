@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from asr.errors import UserError
+from asr.errors import UserError, brief
 from asr.model import ASRModel, ModelConfig
 from asr.model.io import save_model
 from asr.tokenizer import tokenizer_from_state
@@ -23,7 +23,7 @@ def read_checkpoint(path: str | Path) -> dict:
     try:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001
-        raise UserError(f"cannot read checkpoint {path}: {e}") from None
+        raise UserError(f"cannot read checkpoint {path} ({brief(e)}); it may be truncated: use another one") from None
     if "asr_tokenizer" not in ckpt or "state_dict" not in ckpt:
         raise UserError(f"{path} is not a checkpoint written by `asr fit` (no tokenizer inside)")
     return ckpt

@@ -3,7 +3,8 @@
 The trainer settings every recipe shares (clipping, the checkpoint callback and its file names, ...) live once,
 in conf/trainer/defaults.yaml, loaded before any --config; a recipe adds its hardware, budget and run folder,
 composes a model size from conf/model/ (`model: {model: ../../conf/model/tiny.yaml}`) and sets its data. The
-resolved config is saved beside the run's logs as config.yaml.
+resolved config is saved beside the run's logs as config.yaml. `--ckpt_path last` means the newest readable
+checkpoint of the run (asr/training/resume.py).
 """
 
 from __future__ import annotations
@@ -38,8 +39,29 @@ def build_cli(args: list[str], run: bool = True):
     argv = sys.argv
     if not run:
         sys.argv = sys.argv[:1]
+
+    class CLI(LightningCLI):
+        # `--ckpt_path last`: the newest checkpoint that can be read (asr/training/resume.py), not only last.ckpt
+        def before_fit(self) -> None:
+            self._resolve_last("fit")
+
+        def before_validate(self) -> None:
+            self._resolve_last("validate")
+
+        def before_test(self) -> None:
+            self._resolve_last("test")
+
+        def _resolve_last(self, subcommand: str) -> None:
+            from asr.training.resume import resolve_last
+
+            config = self.config_init[subcommand]
+            if config.get("ckpt_path") == "last":
+                config["ckpt_path"] = resolve_last(self.trainer)
+            if config.get("ckpt_path"):  # resuming into its own folder is the point, not a surprise
+                warnings.filterwarnings("ignore", message="Checkpoint directory .* exists and is not empty")
+
     try:
-        return LightningCLI(
+        return CLI(
             ASRTask,
             ASRDataModule,
             args=args,

@@ -3,12 +3,18 @@
 Nothing model-specific lives here. The tokenizer and the CMVN statistics are built from the training data in
 `setup()` on the first run and travel inside every checkpoint (`on_save_checkpoint`), so a resumed, validated
 or exported checkpoint never depends on the data being present.
+
+Resuming is exact wherever the checkpoint was taken: each training batch seeds the random generators from the
+run's seed and the batch's position (`seed_batch`), so dropout draws the same numbers in a resumed run as in an
+uninterrupted one, whatever drew from the generators in between (making a dataloader iterator, validation).
+A cosine over `trainer.max_time` continues from the progress the checkpoint recorded (`_clock_progress`).
 """
 
 from __future__ import annotations
 
 import copy
 import random
+import sys
 from dataclasses import asdict, dataclass, field
 
 import lightning as L
@@ -19,6 +25,7 @@ from asr.decoding.options import DecodeOptions
 from asr.metrics import error_report
 from asr.model import ASRModel, ModelConfig, pad_targets
 from asr.tokenizer import Tokenizer, tokenizer_from_state
+from asr.training.resume import finish_epoch_end
 from asr.training.schedules import OptimConfig, adamw, lr_factor
 
 
@@ -66,7 +73,9 @@ class ASRTask(L.LightningModule):
         self.net: ASRModel | None = None
         self.tokenizer: Tokenizer | None = None
         self._scored: list[tuple[str, str]] = []  # (reference, hypothesis) of this validation or test epoch
-        self._rng_to_restore: dict | None = None
+        self._seed: int | None = None  # the run's seed: set at its first fit, then carried by its checkpoints
+        self._clock_anchor = (0.0, 0.0)  # (seconds trained, schedule progress) the clock-driven cosine goes on from
+        self._micro_step, self._micro = -1, 0  # the optimiser step and micro-batch last seeded
 
     # ---- building -------------------------------------------------------------------------------------
     def build(self, tokenizer: Tokenizer) -> None:
@@ -89,19 +98,42 @@ class ASRTask(L.LightningModule):
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["asr_tokenizer"] = self.tokenizer.state()
         checkpoint["asr_model_config"] = self.model_cfg.to_dict()
-        checkpoint["asr_rng"] = rng_state()
+        checkpoint["asr_seed"] = self._seed
+        timer = self._budget_timer() if self._trainer is not None else None
+        if timer is not None:
+            elapsed = timer.time_elapsed("train")
+            checkpoint["asr_clock"] = {"elapsed": elapsed, "progress": self._clock_progress(timer, elapsed)}
 
     def on_load_checkpoint(self, checkpoint: dict) -> None:
+        finish_epoch_end(checkpoint)  # before Lightning reads the loop state from it
         tok = tokenizer_from_state(checkpoint["asr_tokenizer"])
         if self.tokenizer is None or self.tokenizer.state() != tok.state():
             self.build(tok)
-        self._rng_to_restore = checkpoint.get("asr_rng")
+        if checkpoint.get("asr_seed") is not None:
+            self._seed = int(checkpoint["asr_seed"])
+        if "asr_clock" in checkpoint:
+            clock = checkpoint["asr_clock"]
+            self._clock_anchor = (float(clock["elapsed"]), float(clock["progress"]))
+
+    def on_fit_start(self) -> None:
+        if self._seed is None:  # a fresh run: the seed `seed_everything` (or torch) started the process with
+            self._seed = int(torch.initial_seed())
+        timer = self._budget_timer()
+        if timer is not None and timer.time_remaining("train") <= 0 and self.trainer.is_global_zero:
+            # Lightning only says "Time limit reached" and trains nothing: say how to go on
+            trained = timer.time_elapsed("train")
+            budget = trained + timer.time_remaining("train")
+            print(f"warning: this run has trained {dhms(trained)} of its max_time {dhms(budget)}; to train on, resume "
+                  f"with more time, e.g. --trainer.max_time {dhms(2 * budget)} (the learning-rate schedule goes on "
+                  "from where it stopped)", file=sys.stderr)
 
     def on_train_batch_start(self, batch: dict, batch_idx: int) -> None:
-        # Restored here, not on load: building the dataloader after loading draws from the global generators.
-        if self._rng_to_restore is not None:
-            set_rng_state(self._rng_to_restore)
-            self._rng_to_restore = None
+        # By optimiser step (restored exactly by every checkpoint; Lightning's batch_idx is not after some resumes)
+        # and micro-batch within it (gradient accumulation).
+        step = self.trainer.global_step
+        self._micro = self._micro + 1 if step == self._micro_step else 0
+        self._micro_step = step
+        seed_batch(self._seed or 0, self.trainer.global_rank, step, self._micro)
 
     # ---- steps ----------------------------------------------------------------------------------------
     def _losses(self, batch: dict):
@@ -173,11 +205,21 @@ class ASRTask(L.LightningModule):
         def factor(step: int) -> float:
             if timer is None:
                 return lr_factor(step, cfg, total)
-            elapsed = timer.time_elapsed("train")
-            return lr_factor(step, cfg, time_progress=elapsed / (elapsed + timer.time_remaining("train")))
+            return lr_factor(step, cfg, time_progress=self._clock_progress(timer, timer.time_elapsed("train")))
 
         sched = torch.optim.lr_scheduler.LambdaLR(opt, factor)
         return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "interval": "step"}}
+
+    def _clock_progress(self, timer, elapsed: float) -> float:
+        """How far the clock-driven cosine is after `elapsed` seconds of training: from the (seconds, progress) the
+        run was resumed at, the rest of the way spread over the time left in the budget. With the budget a run
+        started with this is elapsed / max_time; with a larger one the schedule goes on from where it stopped
+        instead of jumping back up (a finished cosine stays at its floor)."""
+        t0, p0 = self._clock_anchor
+        budget = elapsed + timer.time_remaining("train")
+        if budget <= t0:
+            return p0
+        return min(1.0, p0 + (1.0 - p0) * max(elapsed - t0, 0.0) / (budget - t0))
 
     def _budget_timer(self):
         """Lightning's Timer callback when the run is bounded by `trainer.max_time`, else None."""
@@ -189,18 +231,18 @@ class ASRTask(L.LightningModule):
         return None
 
 
-def rng_state() -> dict:
-    """Dropout and SpecAugment draw from these; saved so a resumed run continues the same random streams."""
-    np_state = np.random.get_state()
-    return {
-        "torch": torch.get_rng_state(),
-        "python": list(random.getstate()[1]),
-        "numpy": torch.from_numpy(np_state[1].astype(np.int64)),
-        "numpy_pos": int(np_state[2]),
-    }
+def dhms(seconds: float) -> str:
+    """Seconds as Lightning's max_time string, DD:HH:MM:SS."""
+    s = int(round(seconds))
+    return f"{s // 86400:02d}:{s // 3600 % 24:02d}:{s // 60 % 60:02d}:{s % 60:02d}"
 
 
-def set_rng_state(state: dict) -> None:
-    torch.set_rng_state(state["torch"])
-    random.setstate((3, tuple(state["python"]), None))
-    np.random.set_state(("MT19937", state["numpy"].numpy().astype(np.uint32), state["numpy_pos"]))
+def seed_batch(seed: int, *position: int) -> None:
+    """Seed torch (CPU and GPUs), numpy and random for one training batch from the run's seed and the batch's
+    position (rank, optimiser step, micro-batch). Dropout and SpecAugment then draw the same numbers for a batch
+    however the run got there, and each rank its own numbers."""
+    words = np.random.SeedSequence([int(seed), *map(int, position)]).generate_state(2)  # mixes the position well
+    s = int(words[0]) | (int(words[1]) << 32)
+    torch.manual_seed(s)
+    np.random.seed(int(words[0]))
+    random.seed(s)

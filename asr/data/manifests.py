@@ -12,7 +12,7 @@ import gzip
 import json
 import shutil
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -43,31 +43,42 @@ def read_lhotse_cuts(path: Path) -> CutSet:
     """lhotse cuts, line by line: a bad line is skipped with one warning naming it (the rest still load);
     UserError when no line is usable."""
     import math
-    import sys
 
     from lhotse import CutSet
     from lhotse.serialization import deserialize_item
 
-    cuts, problems = [], []
-    for lineno, entry, error in iter_jsonl(path):
+    def read_line(lineno: int, entry: dict | None, error: str | None):
         where = f"{path}:{lineno}"
+        if error:
+            raise UserError(f"{where}: {error}")
         try:
-            if error:
-                raise UserError(f"{where}: {error}")
-            try:
-                cut = deserialize_item(entry)
-            except Exception as e:  # noqa: BLE001 - lhotse raises KeyError/TypeError/ValueError for bad fields
-                raise UserError(f"{where}: not a lhotse cut ({_missing_or_brief(e)})") from None
-            duration = getattr(cut, "duration", None)
-            if not isinstance(duration, (int, float)) or not math.isfinite(duration) or duration <= 0:
-                raise UserError(f"{where}: cut {getattr(cut, 'id', '?')!r} has no positive duration ({duration})")
-            cuts.append(cut)
+            cut = deserialize_item(entry)
+        except Exception as e:  # noqa: BLE001 - lhotse raises KeyError/TypeError/ValueError for bad fields
+            raise UserError(f"{where}: not a lhotse cut ({_missing_or_brief(e)})") from None
+        duration = getattr(cut, "duration", None)
+        if not isinstance(duration, (int, float)) or not math.isfinite(duration) or duration <= 0:
+            raise UserError(f"{where}: cut {getattr(cut, 'id', '?')!r} has no positive duration ({duration})")
+        return cut
+
+    return CutSet.from_cuts(read_lines(path, read_line, "cuts"))
+
+
+def read_lines(path: Path, read_line: Callable[[int, dict | None, str | None], object], what: str,
+               lines: Iterable[tuple[int, dict | None, str | None]] | None = None) -> list:
+    """`read_line(lineno, entry, error)` over the manifest's lines: a line it refuses (UserError) is skipped with
+    one warning on stderr, so one broken line doesn't stop the rest; UserError when no line is usable."""
+    import sys
+
+    items, problems = [], []
+    for lineno, entry, error in iter_jsonl(path) if lines is None else lines:
+        try:
+            items.append(read_line(lineno, entry, error))
         except UserError as e:
             problems.append(str(e))
             print(f"warning: skipping {e}", file=sys.stderr)
-    if not cuts:
-        raise UserError(problems[0] if problems else f"{path} holds no cuts")
-    return CutSet.from_cuts(cuts)
+    if not items:
+        raise UserError(problems[0] if problems else f"{path} holds no {what}")
+    return items
 
 
 def _missing_or_brief(e: Exception) -> str:

@@ -11,13 +11,12 @@ import hashlib
 import json
 import math
 import os
-import sys
 from pathlib import Path
 
 from lhotse import CutSet, MonoCut, Recording, SupervisionSegment
 from tqdm import tqdm
 
-from asr.data.manifests import iter_jsonl, resolve_audio_path
+from asr.data.manifests import iter_jsonl, read_lines, resolve_audio_path
 from asr.errors import UserError, brief
 from asr.text import cut_text
 
@@ -30,16 +29,13 @@ def read_nemo_manifest(path: str | Path) -> CutSet:
     rec_ids: set[str] = set()
     cut_ids: set[str] = set()
     cuts: list[MonoCut] = []
-    problems: list[str] = []
-    for lineno, entry, error in tqdm(iter_jsonl(path), desc=f"reading {path.name}", unit=" lines", leave=False):
-        try:
-            _read_line(path, lineno, entry, error, recordings, rec_ids, cut_ids, cuts)
-        except UserError as e:
-            problems.append(str(e))
-            print(f"warning: skipping {e}", file=sys.stderr)
-    if not cuts:
-        raise UserError(problems[0] if problems else f"{path} holds no NeMo lines")
-    return CutSet.from_cuts(cuts)
+
+    def read_line(lineno: int, entry: dict | None, error: str | None) -> MonoCut:
+        _read_line(path, lineno, entry, error, recordings, rec_ids, cut_ids, cuts)
+        return cuts[-1]
+
+    lines = tqdm(iter_jsonl(path), desc=f"reading {path.name}", unit=" lines", leave=False)
+    return CutSet.from_cuts(read_lines(path, read_line, "NeMo lines", lines))
 
 
 def _read_line(path: Path, lineno: int, entry: dict, error: str | None, recordings: dict[Path, Recording],

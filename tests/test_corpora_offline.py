@@ -126,8 +126,11 @@ def test_sentence_splits_are_disjoint():
 
 
 def test_tts_sentences_tiny(tmp_path):
-    cuts = prepare_tts_sentences(tmp_path, hours=TINY_HOURS, seed=0, jobs=1)
+    cuts = prepare_tts_sentences(tmp_path, hours=TINY_HOURS, seed=0, jobs=1, lm_sentences=500)
     assert not shared_texts(cuts["test"], cuts["train"])
+    lm_text = (tmp_path / "lm_text.txt").read_text().splitlines()
+    spoken = {s.text for split in SPLITS for c in cuts[split] for s in c.supervisions}
+    assert len(lm_text) == 500 and not spoken & set(lm_text)  # LM text never holds a sentence of any split
     assert speakers(cuts["test"]).isdisjoint(speakers(cuts["train"]))
     for split in SPLITS:
         s = summarise(cuts[split])

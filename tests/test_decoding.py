@@ -208,7 +208,7 @@ def test_joint_log_prob_of_given_sequences_equals_the_beams_scores():
         nbest = beam_search(model, enc, ENC_LENS, DecodeOptions(beam=3, ctc_weight=w))
         for rank in range(3):
             seqs = [hyps[min(rank, len(hyps) - 1)].tokens for hyps in nbest]
-            got = joint_log_prob(model, enc, ENC_LENS, model.ctc_log_probs(enc), seqs, w)
+            got = joint_log_prob(model, enc, ENC_LENS, model.ctc_log_probs(enc), seqs, DecodeOptions(ctc_weight=w))
             want = [hyps[min(rank, len(hyps) - 1)].log_prob for hyps in nbest]
             np.testing.assert_allclose(got.numpy(), want, atol=1e-3)
 
@@ -230,7 +230,7 @@ def test_search_error_guard_takes_the_ctc_path_only_when_the_objective_prefers_i
     logp = model.ctc_log_probs(enc)
     ctc_best = ctc_greedy(logp, ENC_LENS)
     opts = DecodeOptions(beam=3, ctc_weight=0.3)
-    ctc_scores = joint_log_prob(model, enc, ENC_LENS, logp, ctc_best, 0.3).tolist()
+    ctc_scores = joint_log_prob(model, enc, ENC_LENS, logp, ctc_best, DecodeOptions(ctc_weight=0.3)).tolist()
     worse = [[Hypothesis([5, 5], s - 1.0, s - 1.0, [])] for s in ctc_scores]  # alpha is 0: score = log_prob
     better = [[Hypothesis([6], s + 1.0, s + 1.0, [])] for s in ctc_scores]
     assert guard(model, worse, ctc_best, enc, ENC_LENS, logp, opts) == ctc_best
@@ -243,15 +243,16 @@ def test_attention_rescoring_picks_the_ctc_hypothesis_the_joint_score_prefers():
     model, enc = _model(), _enc()
     logp = model.ctc_log_probs(enc)
     nbest = beam_search(model, enc, ENC_LENS, DecodeOptions(beam=4, ctc_weight=1.0))
-    got = attention_rescoring(model, enc, ENC_LENS, logp, beam=4, ctc_weight=0.3)
+    got = attention_rescoring(model, enc, ENC_LENS, logp, DecodeOptions(beam=4, ctc_weight=0.3))
     for b, hyps in enumerate(nbest):
         n = int(ENC_LENS[b])
         scores = [float(joint_log_prob(model, enc[b : b + 1, :n], ENC_LENS[b : b + 1], logp[b : b + 1, :n],
-                                       [h.tokens], 0.3)[0]) for h in hyps]
+                                       [h.tokens], DecodeOptions(ctc_weight=0.3))[0]) for h in hyps]
         assert got[b] == hyps[int(np.argmax(scores))].tokens
     assert got != [h[0].tokens for h in nbest]  # here the decoder overrules CTC's ranking for some utterances
     # with CTC alone the first CTC hypothesis wins
-    assert attention_rescoring(model, enc, ENC_LENS, logp, beam=4, ctc_weight=1.0) == [h[0].tokens for h in nbest]
+    first = attention_rescoring(model, enc, ENC_LENS, logp, DecodeOptions(beam=4, ctc_weight=1.0))
+    assert first == [h[0].tokens for h in nbest]
 
 
 def test_transcribe_options_reject_an_unknown_search():
@@ -267,7 +268,7 @@ def test_transcribe_options_reject_an_unknown_search():
 class FixedLogProbs:
     """A third scorer for the tests: the same next-token log-distribution (V,) at every step (a unigram LM)."""
 
-    full = True
+    full, max_gain, proposes = True, 0.0, False
 
     def __init__(self, logp: torch.Tensor) -> None:
         self.logp = logp

@@ -37,7 +37,8 @@ def apply_compute_arguments(args: argparse.Namespace) -> None:
 
 
 def add_decode_arguments(parser: argparse.ArgumentParser, batch_help: str = "segments decoded together") -> None:
-    """--beam, --ctc-weight, --search, --batch-size, --precision: the decoding policy's settings."""
+    """--beam, --ctc-weight, --search, --batch-size, --precision and the fusion flags (--lm, --ngram, --hotwords
+    and their weights): the decoding policy's settings."""
     d, t = DecodeOptions(), TranscribeOptions()
     parser.add_argument("--beam", type=int, default=d.beam, help=f"beam size; 1 = greedy (default {d.beam})")
     parser.add_argument("--ctc-weight", type=float, default=d.ctc_weight,
@@ -53,8 +54,30 @@ def add_decode_arguments(parser: argparse.ArgumentParser, batch_help: str = "seg
                              f"several times faster on CPUs with AVX512-BF16 or AMX and on GPUs (default {t.precision})")
 
 
+    fusion = parser.add_argument_group("language models and hotwords (shallow fusion; see `asr tune-lm`)")
+    fusion.add_argument("--lm", help="transformer LM file from `asr train-lm`, on the model's units")
+    fusion.add_argument("--lm-weight", type=float, default=d.lm_weight,
+                        help=f"weight of the LM's log-probabilities with --lm (default {d.lm_weight})")
+    fusion.add_argument("--ngram", help="word-level ARPA n-gram file (.arpa or .arpa.gz), scored at word ends")
+    fusion.add_argument("--ngram-weight", type=float, default=d.ngram_weight,
+                        help=f"weight of the n-gram's log-probabilities with --ngram (default {d.ngram_weight})")
+    fusion.add_argument("--length-bonus", type=float, default=d.length_bonus,
+                        help=f"added per output unit, against an LM's pull to short outputs (default {d.length_bonus})")
+    fusion.add_argument("--hotwords", help="text file, one phrase a line (optionally ' : BONUS'), to bias towards")
+    fusion.add_argument("--hotword-bonus", type=float, default=t.hotword_bonus,
+                        help=f"bonus per matched unit of a phrase without its own (default {t.hotword_bonus})")
+
+
 def decode_options(args: argparse.Namespace) -> DecodeOptions:
-    return DecodeOptions(search=args.search, beam=args.beam, ctc_weight=args.ctc_weight)
+    """The DecodeOptions of the flags a command has (those it lacks keep their defaults)."""
+    d = DecodeOptions()
+    names = ("search", "beam", "ctc_weight", "lm_weight", "ngram_weight", "length_bonus")
+    return DecodeOptions(**{n: getattr(args, n, getattr(d, n)) for n in names})
+
+
+def fusion_files(args: argparse.Namespace) -> dict:
+    """TranscribeOptions' fusion fields from --lm, --ngram, --hotwords and --hotword-bonus."""
+    return {"lm": args.lm, "ngram": args.ngram, "hotwords": args.hotwords, "hotword_bonus": args.hotword_bonus}
 
 
 def warn_if_precision_is_slow(args: argparse.Namespace) -> None:

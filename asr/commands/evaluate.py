@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 
 from asr.commands import (add_compute_arguments, add_decode_arguments, apply_compute_arguments, decode_options,
-                          warn_if_precision_is_slow)
+                          fusion_files, warn_if_precision_is_slow)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -44,7 +44,8 @@ def run(args: argparse.Namespace) -> int:
     cuts = load_cuts(args.manifest)
     model = load_model(args.model, args.device)
     opts = TranscribeOptions(decode=decode_options(args), batch_size=args.batch_size, word_timestamps=False,
-                             precision=args.precision)
+                             precision=args.precision, **fusion_files(args))
+    fusion = model.fusion(opts)  # loaded before the clock starts: the RTF is the search's, not file reading
     total = round(sum(c.duration for c in cuts), 1)
     with tqdm(total=total, unit="s", desc="audio", file=sys.stderr, disable=None, dynamic_ncols=True) as bar:
         ev = evaluate(model, cuts, opts, on_audio=lambda s: bar.update(round(s, 1)),
@@ -54,6 +55,13 @@ def run(args: argparse.Namespace) -> int:
     r = ev.report
     settings = f"beam_{args.beam}_ctc_{args.ctc_weight:g}" + ("" if args.search == "joint" else f"_{args.search}")
     settings += "_bf16" if args.precision == "bf16" else ""
+    scorers = fusion.describe(opts.decode) if fusion else {"weights": {"decoder": 1 - args.ctc_weight,
+                                                                       "ctc": args.ctc_weight}, "files": {}}
+    for name in ("lm", "ngram"):
+        if name in scorers["weights"]:
+            settings += f"_{name}_{scorers['weights'][name]:g}"
+    settings += f"_lb_{args.length_bonus:g}" if args.length_bonus else ""
+    settings += "_hotwords" if args.hotwords else ""
     print(f"WER {100 * r.wer:.2f}% ({r.substitutions + r.deletions + r.insertions}/{r.words} words: "
           f"{r.substitutions} sub, {r.deletions} del, {r.insertions} ins)  CER {100 * r.cer:.2f}%  "
           f"SER {100 * r.ser:.2f}%  RTF {ev.rtf:.4f}  on {r.utterances} utterances ({ev.audio_seconds:.1f} s)")
@@ -65,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         summary = ev.summary({"model": args.model, "manifests": args.manifest, "beam": args.beam,
                               "ctc_weight": args.ctc_weight, "search": args.search, "precision": args.precision,
-                              "device": args.device})
+                              "device": args.device, "scorers": scorers})
         Path(args.json).write_text(json.dumps(summary, indent=2) + "\n")
         print(f"wrote {args.json}")
     if ev.failures:

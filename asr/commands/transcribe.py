@@ -24,7 +24,7 @@ import argparse
 import sys
 
 from asr.commands import (add_compute_arguments, add_decode_arguments, apply_compute_arguments, decode_options,
-                          warn_if_precision_is_slow)
+                          fusion_files, warn_if_precision_is_slow)
 from asr.inference.options import SegmentOptions
 
 FORMAT_CHOICES = ("txt", "json", "srt", "vtt", "tsv", "all")
@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     apply_compute_arguments(args)
     model = load_model(args.model, args.device)
     opts = TranscribeOptions(
-        decode=decode_options(args), batch_size=args.batch_size,
+        decode=decode_options(args), batch_size=args.batch_size, **fusion_files(args),
         precision=args.precision, word_timestamps=not args.no_word_timestamps,
         segments=SegmentOptions(max_segment_s=args.max_segment, vad=not args.no_vad),
     )

@@ -35,12 +35,13 @@ def beam_search(model: ASRModel, enc: Tensor, enc_lens: Tensor, opts: DecodeOpti
 
     `scorers`: name -> (scorer, weight); default the joint CTC/attention pair at `opts.ctc_weight`."""
     scorers = joint_scorers(model, enc, enc_lens, opts.ctc_weight) if scorers is None else scorers
-    scorers = {k: (s, w) for k, (s, w) in scorers.items() if w > 0}
+    scorers = {k: (s, w) for k, (s, w) in scorers.items() if w != 0}
     full = {k: v for k, v in scorers.items() if v[0].full}
     partial = {k: v for k, v in scorers.items() if not v[0].full}
     B, V, K = enc.shape[0], model.cfg.vocab_size, opts.beam
     limits = length_limits(enc_lens, opts)
     alpha = opts.length_alpha
+    future = sum(w * s.max_gain for s, w in scorers.values())  # most the joint can rise per token (bonuses)
 
     utt = torch.arange(B, device=enc.device)  # (N,) utterance of each row; one row per utterance at first
     states = {k: s.init_state(utt) for k, (s, _) in scorers.items()}
@@ -86,7 +87,7 @@ def beam_search(model: ASRModel, enc: Tensor, enc_lens: Tensor, opts: DecodeOpti
 
         # 3. which utterances stop; the rest keep their best extensions
         first = utt.view(Ba, width)[:, 0]  # (Ba,) utterance of each group of rows
-        bound = normalised(top[:, 0], limits.max_len[first], alpha)  # best a running hypothesis could end with
+        bound = _bound(top[:, 0], U + 1, limits.max_len[first], future, alpha)  # best a running one could end with
         done = (n_ended[first] >= ceil_int(opts.patience * K)) | (best_ended[first] >= bound) | (top[:, 0] == NEG_INF)
         keep = ~done
         row = (torch.arange(Ba, device=enc.device)[:, None] * width + idx // C)[keep].reshape(-1)  # (N',)
@@ -102,11 +103,22 @@ def beam_search(model: ASRModel, enc: Tensor, enc_lens: Tensor, opts: DecodeOpti
     return [_best_first(hyps, K) for hyps in ended]
 
 
+def _bound(top: Tensor, length: int, max_len: Tensor, future: float, alpha: float) -> Tensor:
+    """(Ba,) the best normalised score a running hypothesis (score `top` at `length` tokens) could end with: log-
+    probabilities only fall, so without bonuses that is `top` at the longest length; bonuses may add `future` per
+    token still allowed."""
+    if future <= 0:
+        return normalised(top, max_len, alpha)
+    best = top + future * (max_len - length).clamp(min=0)
+    return torch.maximum(normalised(best, max_len, alpha), normalised(best, length, alpha))
+
+
 def _candidates(steps: dict[str, Step], full: dict[str, tuple[Scorer, float]], N: int, V: int,
                 opts: DecodeOptions, partial: bool, device: torch.device) -> Tensor:
     """(N, C) candidate tokens: the pre-beam of the full scorers' best when partial scorers join them (CTC costs
-    T' per candidate), else the whole vocabulary (blank and <eos> are masked later)."""
-    if not (partial and full):
+    T' per candidate) and one of the full scorers can propose (the decoder: an LM alone would pick the tokens
+    CTC may score), else the whole vocabulary (blank and <eos> are masked later)."""
+    if not (partial and any(s.proposes for s, _ in full.values())):
         return torch.arange(V, device=device).expand(N, V)
     C = min(V - 2, ceil_int(opts.pre_beam * opts.beam))
     ranked = sum(w * steps[k].totals for k, (_, w) in full.items())  # (N, V)

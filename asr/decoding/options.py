@@ -51,6 +51,12 @@ class DecodeOptions:
     # guard had to stop, or whose length is off the CTC best path's by more than this fraction (and 2 tokens), is
     # replaced by the CTC best path. None: off (the raw search, for tests and benchmarks).
     ctc_length_tolerance: float | None = 0.25
+    # Shallow fusion (`asr.decoding.fusion`), used when the search is given those models (`--lm`, `--ngram`):
+    # joint += lm_weight * log P_lm + ngram_weight * ln P_ngram(words) + length_bonus * tokens. The defaults
+    # are a start; `asr tune-lm` picks them on a dev set.
+    lm_weight: float = 0.3
+    ngram_weight: float = 0.3
+    length_bonus: float = 0.0
     # Benchmarks: every hypothesis gets exactly this many tokens (<eos> suppressed before, forced at it),
     # whatever the encoder length; min_len, max_len_ratio and the repetition guard are then ignored.
     suppress_eos_until: int | None = None
@@ -78,6 +84,8 @@ class DecodeOptions:
             (self.patience > 0, f"patience must be > 0, got {self.patience}"),
             (self.ctc_length_tolerance is None or self.ctc_length_tolerance >= 0,
              f"ctc_length_tolerance must be None or >= 0, got {self.ctc_length_tolerance}"),
+            (self.lm_weight >= 0, f"lm_weight must be >= 0, got {self.lm_weight}"),
+            (self.ngram_weight >= 0, f"ngram_weight must be >= 0, got {self.ngram_weight}"),
             (self.suppress_eos_until is None or self.suppress_eos_until >= 1,
              f"suppress_eos_until must be None or >= 1, got {self.suppress_eos_until}"),
         ]

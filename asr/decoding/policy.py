@@ -8,6 +8,9 @@ defaults live once, in `DecodeOptions`.
            "joint" does with beam 1 and ctc_weight 0 or 1
   joint    beam search on (1 - w) * attention + w * CTC prefix score (`beam.py`, named scorers)
   rescore  CTC prefix beam search, then the joint score picks among its `beam` best (WeNet)
+
+A `Fusion` (`fusion.py`: transformer LM, n-gram, hotwords, length bonus) joins the joint search's scorers and
+the rescoring's objective, and the search-error check scores CTC's best path with the same fused objective.
 """
 
 from __future__ import annotations
@@ -17,30 +20,37 @@ from torch import Tensor
 
 from asr.decoding.beam import beam_search
 from asr.decoding.ctc_path import ctc_greedy
+from asr.decoding.fusion import Fusion
 from asr.decoding.greedy import greedy_search
 from asr.decoding.options import DecodeOptions, Hypothesis
 from asr.decoding.rescore import attention_rescoring, joint_log_prob
 from asr.decoding.rules import normalised, repeating
+from asr.decoding.scorers import joint_scorers
 from asr.model.asr_model import ASRModel
 
 
 @torch.no_grad()
 def decode_encoded(model: ASRModel, enc: Tensor, enc_lens: Tensor, opts: DecodeOptions,
-                   log_probs: Tensor | None = None) -> list[list[int]]:
-    """enc (B, T', D), enc_lens (B,) [, CTC log-probs (B, T', V)] -> the best token ids per utterance."""
+                   log_probs: Tensor | None = None, fusion: Fusion | None = None) -> list[list[int]]:
+    """enc (B, T', D), enc_lens (B,) [, CTC log-probs (B, T', V)] -> the best token ids per utterance.
+    `fusion`: language models / hotwords to add to the score (not used by the greedy search)."""
     log_probs = model.ctc_log_probs(enc) if log_probs is None else log_probs  # (B, T', V) fp32
     if opts.search == "rescore" and opts.beam > 1:  # only CTC-plausible paths compete: nothing to guard
-        return attention_rescoring(model, enc, enc_lens, log_probs, opts.beam, opts.ctc_weight)
+        return attention_rescoring(model, enc, enc_lens, log_probs, opts, fusion)
     ctc_best = ctc_greedy(log_probs, enc_lens)
-    if opts.ctc_weight == 1 and (opts.beam == 1 or opts.search == "greedy"):
+    fused = fusion is not None and opts.search != "greedy"
+    if opts.ctc_weight == 1 and (opts.search == "greedy" or (opts.beam == 1 and not fused)):
         return ctc_best
-    if opts.search == "greedy" or (opts.beam == 1 and opts.ctc_weight == 0):
+    if opts.search == "greedy" or (opts.beam == 1 and opts.ctc_weight == 0 and not fused):
         hyps = greedy_search(model, enc, enc_lens, opts)
     else:  # "joint", and "rescore" with beam 1 (nothing to rescore)
-        nbest = beam_search(model, enc, enc_lens, opts)
+        scorers = joint_scorers(model, enc, enc_lens, opts.ctc_weight, log_probs)
+        if fusion is not None:
+            scorers.update(fusion.scorers(opts, enc.device))
+        nbest = beam_search(model, enc, enc_lens, opts, scorers)
         hyps = [h[0].tokens for h in nbest]
-        if 0 < opts.ctc_weight < 1:
-            hyps = search_error_check(model, nbest, ctc_best, enc, enc_lens, log_probs, opts)
+        if 0 < opts.ctc_weight < 1 or (fused and opts.ctc_weight > 0):
+            hyps = search_error_check(model, nbest, ctc_best, enc, enc_lens, log_probs, opts, fusion)
     if opts.ctc_length_tolerance is None:
         return hyps
     return [loop_check(h, c, opts) for h, c in zip(hyps, ctc_best)]
@@ -60,13 +70,14 @@ def decode(model: ASRModel, wave: Tensor, wave_lens: Tensor, opts: DecodeOptions
 
 
 def search_error_check(model: ASRModel, nbest: list[list[Hypothesis]], ctc_best: list[list[int]], enc: Tensor,
-                       enc_lens: Tensor, log_probs: Tensor, opts: DecodeOptions) -> list[list[int]]:
+                       enc_lens: Tensor, log_probs: Tensor, opts: DecodeOptions,
+                       fusion: Fusion | None = None) -> list[list[int]]:
     """The beam keeps `beam` prefixes; on input far from its training data the attention decoder can push the
     right prefix out early, and the search ends on a path the joint objective itself scores lower than CTC's
     best path (13 s of digits: -79.5 against -74.3, WER 30-54% against 3-10%). So CTC's best path is scored
     with the same objective and wins where it scores higher: a search-error guard that never picks a worse
     hypothesis under the objective."""
-    ctc_scores = normalised(joint_log_prob(model, enc, enc_lens, log_probs, ctc_best, opts.ctc_weight),
+    ctc_scores = normalised(joint_log_prob(model, enc, enc_lens, log_probs, ctc_best, opts, fusion),
                             torch.tensor([len(c) for c in ctc_best], device=enc.device), opts.length_alpha)
     return [c if float(s) > h[0].score + 1e-4 else h[0].tokens for h, c, s in zip(nbest, ctc_best, ctc_scores)]
 

@@ -9,9 +9,11 @@ a hotword tree is one more class with these three methods, not an edit to the be
   full scorers (`full = True`) score every token of the vocabulary, so they can propose candidates (decoder, LM);
   partial scorers score only the candidates they are given (CTC prefix scores cost T' per candidate).
 
-A scorer's totals must not rise as tokens are added (log-probabilities, or penalties): the search stops an
-utterance once its best ended hypothesis can no longer be beaten. A bonus per token would need that rule off.
-Use: `beam_search(model, enc, enc_lens, opts, {**joint_scorers(...), "lm": (MyLM(...), 0.3)})`.
+A scorer states `max_gain`, the most its total can rise per token (0 for log-probabilities; a length or hotword
+bonus > 0): the search stops an utterance once its best ended hypothesis can no longer be beaten, and bonuses
+still to come widen that bound. `proposes`: a full scorer whose best tokens are the candidates partial scorers
+score (the attention decoder); without one, every token is a candidate.
+Use: `beam_search(model, enc, enc_lens, opts, {**joint_scorers(...), **fusion.scorers(opts, device)})`.
 """
 
 from __future__ import annotations
@@ -35,14 +37,18 @@ class Step:
     totals: Tensor  # (N, C) cumulative score of each prefix + candidate ((N, V) from a full scorer before gather)
     eos: Tensor  # (N,) cumulative score of each prefix + <eos>
     pending: Any = None  # what `select` needs to build the next states (decoder cache, CTC forward variables)
+    per_token: Tensor | None = None  # (N, C) or (N, V): a state part per candidate, gathered with `totals`
 
     def gather(self, cands: Tensor) -> Step:
-        """A full scorer's (N, V) totals at the candidates (N, C)."""
-        return Step(self.totals.gather(1, cands), self.eos, self.pending)
+        """A full scorer's (N, V) totals (and per-token states) at the candidates (N, C)."""
+        per_token = None if self.per_token is None else self.per_token.gather(1, cands)
+        return Step(self.totals.gather(1, cands), self.eos, self.pending, per_token)
 
 
 class Scorer(Protocol):
     full: bool
+    max_gain: float  # most the total can rise per token
+    proposes: bool  # its ranking picks the candidates of partial scorers
 
     def init_state(self, utt: Tensor) -> Any:
         """States of empty prefixes (<sos> only) for the utterances `utt` (N,) (rows of the encoder output)."""
@@ -64,7 +70,7 @@ class DecoderState:
 class DecoderScorer:
     """The attention decoder's log-probs, one cached decoder step per search step."""
 
-    full = True
+    full, max_gain, proposes = True, 0.0, True
 
     def __init__(self, model: ASRModel, enc: Tensor, enc_lens: Tensor) -> None:
         self.model, self.enc, self.enc_lens = model, enc, enc_lens
@@ -99,7 +105,7 @@ def _select_cache(cache: DecoderCache, row: Tensor, same_rows: bool) -> DecoderC
 class CTCScorer:
     """CTC prefix scores (`CTCPrefixScorer`): the probability of every alignment that starts with the prefix."""
 
-    full = False
+    full, max_gain, proposes = False, 0.0, False
 
     def __init__(self, log_probs: Tensor, enc_lens: Tensor) -> None:
         """log_probs (B, T', V) from the CTC head, enc_lens (B,)."""

@@ -52,6 +52,13 @@ class TranscribeOptions:
     batch_size: int = 16
     word_timestamps: bool = True
     segments: SegmentOptions = field(default_factory=SegmentOptions)
+    # Models fused into the search (`asr.decoding.fusion`), by file; their weights are DecodeOptions'
+    # (lm_weight, ngram_weight, length_bonus). lm: `asr train-lm`'s file; ngram: a word ARPA file (.arpa[.gz]);
+    # hotwords: one phrase a line, optionally " : BONUS", else hotword_bonus per matched unit.
+    lm: str | None = None
+    ngram: str | None = None
+    hotwords: str | None = None
+    hotword_bonus: float = 1.5
     # "bf16": the network runs under bfloat16 autocast (features, softmaxes and search scores stay fp32): on
     # CPUs with native bf16 (AVX512-BF16, AMX) the matmuls run ~4x faster; "fp32" everywhere else.
     precision: str = "fp32"
@@ -61,6 +68,15 @@ class TranscribeOptions:
             raise UserError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if self.batch_size < 1:
             raise UserError(f"batch_size must be at least 1, got {self.batch_size}")
+        if self.decode.search == "greedy" and (self.lm or self.ngram or self.hotwords):
+            raise UserError("the greedy search fuses no LM or hotwords; use search joint or rescore with them")
+        if not self.hotword_bonus > 0:
+            raise UserError(f"hotword_bonus must be > 0, got {self.hotword_bonus}")
+
+    @property
+    def fused(self) -> tuple[str | None, str | None, str | None, float]:
+        """What the search fuses, as a key: the same key, the same loaded models."""
+        return self.lm, self.ngram, self.hotwords, self.hotword_bonus
 
     @classmethod
     def of(cls, **options) -> TranscribeOptions:

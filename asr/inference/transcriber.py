@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from asr.audio import ArraySource, AudioSource, open_audio
+from asr.decoding.fusion import Fusion
 from asr.decoding.policy import decode_encoded
 from asr.errors import UserError
 from asr.inference.levels import HOP_S, Levels, measure, speech_threshold
@@ -87,10 +88,22 @@ class Transcriber:
         self.sample_rate = net.cfg.frontend.sample_rate
         self.clock = FrameClock.of(net.cfg)
         self.calibration = calibration_of(meta)  # word-confidence fit stored in the model file, else the default
+        self._fusion: tuple[tuple, Fusion | None] = ((None, None, None, 1.5), None)
 
     @property
     def device(self) -> torch.device:
         return next(self.net.parameters()).device
+
+    def fusion(self, opts: TranscribeOptions) -> Fusion | None:
+        """The LM / n-gram / hotwords `opts` names, loaded once and kept while the same files are asked for."""
+        key = opts.fused
+        if key != self._fusion[0]:
+            lm, ngram, hotwords, bonus = key
+            fusion = None
+            if lm or ngram or hotwords:
+                fusion = Fusion.load(self.tokenizer, self.device, lm, ngram, hotwords, bonus)
+            self._fusion = (key, fusion)
+        return self._fusion[1]
 
     def transcribe(
         self, audio: str | Path | np.ndarray | torch.Tensor | list[str | Path], sample_rate: int | None = None,
@@ -185,7 +198,7 @@ class Transcriber:
         with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=opts.precision == "bf16"):
             enc, enc_lens, _ = self.net.encode(wave.to(dev), lens.to(dev))  # (B, T', D), (B,)
             log_probs = self.net.ctc_log_probs(enc)  # (B, T', V) fp32
-            hyps = decode_encoded(self.net, enc, enc_lens, opts.decode, log_probs)
+            hyps = decode_encoded(self.net, enc, enc_lens, opts.decode, log_probs, self.fusion(opts))
         for b, (j, tokens) in enumerate(zip(jobs, hyps)):
             words = []
             if opts.word_timestamps and tokens:

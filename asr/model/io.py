@@ -36,17 +36,24 @@ def save_model(path: str | Path, model: ASRModel, tokenizer: Tokenizer, meta: di
 
 def load_model_file(path: str | Path, device: str | torch.device = "cpu") -> tuple[ASRModel, Tokenizer, dict]:
     """-> (model in eval mode on `device`, tokenizer, meta). Raises UserError for a missing or foreign file."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"model file not found: {path}; train one with `asr fit` and `asr export`, or run `make demo`")
-    try:
-        blob = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as e:  # noqa: BLE001 - any unreadable file is the user's input problem
-        raise UserError(f"cannot read model file {path} ({brief(e)}); is it a file written by `asr export`?") from None
-    if not isinstance(blob, dict) or blob.get("format") != FORMAT:
-        raise UserError(f"{path} is not an asr model file (expected format {FORMAT}); "
-                        "export one with `asr export CKPT --out model.pt`")
+    blob = read_blob(path, FORMAT, "model", "train one with `asr fit` and `asr export`, or run `make demo`",
+                     "`asr export`")
     tokenizer = tokenizer_from_state(blob["tokenizer"])
     model = ASRModel(ModelConfig.from_dict(blob["config"]))
     model.load_state_dict(blob["state_dict"])
     return model.to(device).eval(), tokenizer, blob.get("meta", {})
+
+
+def read_blob(path: str | Path, fmt: str, kind: str, how_to_make: str, writer: str) -> dict:
+    """The dict a self-contained file (`fmt`: "asr-model/1", "asr-lm/1") holds, read with weights_only=True.
+    UserError, naming `kind` and how to make one, for a missing, unreadable or foreign file."""
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"{kind} file not found: {path}; {how_to_make}")
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # noqa: BLE001 - any unreadable file is the user's input problem
+        raise UserError(f"cannot read {kind} file {path} ({brief(e)}); is it a file written by {writer}?") from None
+    if not isinstance(blob, dict) or blob.get("format") != fmt:
+        raise UserError(f"{path} is not an asr {kind} file (expected format {fmt}); write one with {writer}")
+    return blob

@@ -341,3 +341,28 @@ def test_commonvoice_with_several_languages_asks_for_one(tmp_path):
         prepare_commonvoice(tmp_path / "data", release)
     assert str(e.value) == (f"{release} holds the languages cy, en; choose one with: "
                             f"asr prepare commonvoice --root {release} --language cy --out {tmp_path / 'data'}")
+
+
+def test_librispeech_lm_files_are_fetched_verified_and_not_fetched_again(tmp_path, monkeypatch, capsys):
+    from asr.corpora import librispeech_lm
+
+    out = tmp_path / "lm"
+    out.mkdir()
+    arpa = out / "3-gram.pruned.1e-7.arpa.gz"
+    arpa.write_bytes(b"a finished earlier download")
+    md5 = hashlib.md5(arpa.read_bytes()).hexdigest()
+    asked = fake_server_has_nothing_more(monkeypatch)
+    # the real checksum: this fixture is not the real file, so it is refused and set aside, never kept
+    assert main(["prepare", "librispeech-lm", "--out", str(out), "--files", "3-gram.pruned.1e-7.arpa.gz"]) != 0
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "arrived corrupt" in err and err.endswith(f"--files 3-gram.pruned.1e-7.arpa.gz` again")
+    assert asked == ["http://www.openslr.org/resources/11/3-gram.pruned.1e-7.arpa.gz"]
+    assert not arpa.exists() and (out / "3-gram.pruned.1e-7.arpa.gz.bad").is_file()
+    # a file whose checksum is the known one is kept as it is and not fetched again
+    (out / "3-gram.pruned.1e-7.arpa.gz.bad").rename(arpa)
+    monkeypatch.setitem(public.KNOWN_CHECKSUMS, "3-gram.pruned.1e-7.arpa.gz", ("md5", md5))
+    asked.clear()
+    assert librispeech_lm.prepare_librispeech_lm(out, "3-gram.pruned.1e-7.arpa.gz") == {}
+    assert asked == [] and arpa.read_bytes() == b"a finished earlier download"
+    with pytest.raises(UserError, match="unknown LibriSpeech LM file"):
+        librispeech_lm.prepare_librispeech_lm(out, "5-gram.arpa.gz")

@@ -2,7 +2,7 @@
     asr build-ngram --text data/tts-sentences/lm_text.txt --order 3 --out exp/tts-sentences/3gram.arpa
     asr build-ngram --manifest data/librispeech/train_cuts.jsonl.gz --order 4 --out lm/4gram.arpa.gz
 
-Estimates a word-level ARPA n-gram (improved Kneser-Ney) with IRSTLM from text files (one sentence a line)
+Estimates a word-level ARPA n-gram (improved Kneser-Ney, else Witten-Bell) with IRSTLM from text files (one sentence a line)
 and/or manifests' transcripts, for `asr transcribe/evaluate --ngram`.
 """
 
@@ -23,8 +23,8 @@ def run(args: argparse.Namespace) -> int:
     from asr.lm.arpa import read_arpa
     from asr.lm.irstlm import build_arpa
 
-    out = build_arpa(read_sentences(args.text, args.manifest), args.out, args.order)
+    out, smoothing = build_arpa(read_sentences(args.text, args.manifest), args.out, args.order)
     lm = read_arpa(out)
     counts = ", ".join(f"{n}-grams {sum(1 for g in lm.probs if len(g) == n):,}" for n in range(1, lm.order + 1))
-    print(f"wrote {out} (order {lm.order}: {counts})")
+    print(f"wrote {out} (order {lm.order}, {smoothing}: {counts})")
     return 0

@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
     from asr.training.checkpoint_io import AtomicCheckpointIO
     from asr.training.lm_task import LMTask
     from asr.training.logs import RunCSVLogger
-    from asr.training.resume import readable
+    from asr.training.resume import FinalCheckpoint, readable
     from asr.training.schedules import OptimConfig
 
     out = Path(args.out)
@@ -89,7 +89,8 @@ def run(args: argparse.Namespace) -> int:
     trainer = L.Trainer(
         accelerator="gpu" if args.device == "cuda" else "cpu", devices=1, max_steps=args.max_steps, max_epochs=-1,
         val_check_interval=min(args.val_every, len(data.train_sampler)), check_val_every_n_epoch=None,
-        gradient_clip_val=5.0, num_sanity_val_steps=0, log_every_n_steps=20, callbacks=[best],
+        gradient_clip_val=5.0, num_sanity_val_steps=0, log_every_n_steps=20,
+        callbacks=[best, FinalCheckpoint(ckpt_dir / "last.ckpt")],
         plugins=[AtomicCheckpointIO()], logger=RunCSVLogger(save_dir=str(exp), name="", version=""),
         default_root_dir=str(exp), enable_model_summary=False,
     )

@@ -46,6 +46,15 @@ KNOWN_CHECKSUMS: dict[str, tuple[str, str]] = {
     "dev-clean-2.tar.gz": ("md5", "6d7ab67ac6a1d2c993d050e16d61080d"),
     "train-clean-5.tar.gz": ("md5", "5df7d4e78065366204ca6845bb08f490"),
     # torchaudio.datasets pins these (the corpora publish no list)
+    # OpenSLR 11 (LibriSpeech's LM resources): the md5s two independent recipes pin (pytorch-database-prep's
+    # librispeech.py; the LM text's also in an icefall-style download script), whose audio md5s match OpenSLR 12's
+    "3-gram.arpa.gz": ("md5", "74cbb837e582378c26c602e1c8cbcb9c"),
+    "3-gram.pruned.1e-7.arpa.gz": ("md5", "9a0f1325bcaf3a0f7b7be4be10823c2a"),
+    "3-gram.pruned.3e-7.arpa.gz": ("md5", "8f67ec741827742eee05799ab7605b50"),
+    "4-gram.arpa.gz": ("md5", "6abdcd5b055bd482e4f9defe91d40408"),
+    "librispeech-lm-norm.txt.gz": ("md5", "c83c64c726a1aedfe65f80aa311de402"),
+    "librispeech-vocab.txt": ("md5", "bf3cc7a50112831ed8b0afa40cae96a5"),
+    "librispeech-lexicon.txt": ("md5", "28f72663f6bfed7cd346283c064c315b"),
     "waves_yesno.tar.gz": ("sha256", "c3f49e0cca421f96b75b41640749167b52118f232498667ca7a5f9416aef8e73"),
     "LJSpeech-1.1.tar.bz2": ("sha256", "be1a30453f28eb8dd26af4101ae40cbf2c50413b1bb21936cbcdc6fae3de8aa5"),
     "TEDLIUM_release-3.tgz": ("sha256", "ad1e454d14d1ad550bc2564c462d87c7a7ec83d4dc2b9210f22ab4973b9eccdb"),

@@ -16,7 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from asr.corpora import commonvoice, fsdd, librispeech, ljspeech, tedlium, tts_digits, tts_sentences, yesno
+from asr.corpora import (commonvoice, fsdd, librispeech, librispeech_lm, ljspeech, tedlium, tts_digits, tts_sentences,
+                         yesno)
 
 if TYPE_CHECKING:
     from lhotse import CutSet
@@ -40,6 +41,8 @@ CORPORA: dict[str, Corpus] = {
     # holding it; without --download they prepare what is there
     "librispeech": Corpus(librispeech.prepare_librispeech, librispeech.add_arguments,
                           "LibriSpeech: the parts under --root, or --parts mini (5 h), 100, 960 or part names"),
+    "librispeech-lm": Corpus(librispeech_lm.prepare_librispeech_lm, librispeech_lm.add_arguments,
+                             "LibriSpeech's official 3/4-gram ARPA LMs and LM text (OpenSLR 11), md5-checked"),
     "commonvoice": Corpus(commonvoice.prepare_commonvoice, commonvoice.add_arguments,
                           "Mozilla Common Voice, one --language (Latin-alphabet languages)"),
     "tedlium": Corpus(tedlium.prepare_tedlium, tedlium.add_arguments, "TED-LIUM 3 talks, one cut per segment"),

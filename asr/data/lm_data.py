@@ -10,7 +10,7 @@ Batch schema: `{"tokens": (B, U) long padded with -1, "lens": (B,) long}`; B var
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import lightning as L
@@ -55,19 +55,17 @@ class BucketSampler(Sampler[list[int]]):
     order depends on (seed, epoch) only, so a resumed run meets the same batches; `resume_at(epoch, consumed)`
     skips the batches an interrupted run had already trained on (once, in that epoch)."""
 
-    def __init__(self, lengths: list[int], max_tokens: int, shuffle: bool, seed: int) -> None:
-        self.lengths, self.max_tokens, self.shuffle, self.seed = lengths, max_tokens, shuffle, seed
-        self.epoch = 0
+    def __init__(self, lengths: list[int], max_tokens: int, shuffle: bool, seed: int,
+                 epoch: Callable[[], int] = lambda: 0) -> None:
+        """epoch: the training loop's epoch, asked at each pass (Lightning sets no epoch on a batch sampler)."""
+        self.lengths, self.max_tokens, self.shuffle, self.seed, self.epoch = lengths, max_tokens, shuffle, seed, epoch
         self._resume: tuple[int, int] | None = None
 
     def resume_at(self, epoch: int, consumed: int) -> None:
         self._resume = (epoch, consumed)
 
-    def set_epoch(self, epoch: int) -> None:
-        self.epoch = epoch
-
     def _batches(self) -> list[list[int]]:
-        rng = random.Random(f"{self.seed}-{self.epoch}")
+        rng = random.Random(f"{self.seed}-{self.epoch()}")
         order = list(range(len(self.lengths)))
         if self.shuffle:
             rng.shuffle(order)
@@ -91,7 +89,7 @@ class BucketSampler(Sampler[list[int]]):
 
     def __iter__(self) -> Iterator[list[int]]:
         skip = 0
-        if self._resume is not None and self._resume[0] == self.epoch:
+        if self._resume is not None and self._resume[0] == self.epoch():
             skip, self._resume = self._resume[1], None
         return iter(self._batches()[skip:])
 
@@ -117,7 +115,8 @@ class LMDataModule(L.LightningDataModule):
             raise UserError("none of the LM sentences has a unit the tokenizer knows")
         self.train_ids, self.valid_ids = split_valid(ids, seed)
         self.max_tokens, self.seed = max(max_tokens, max_units + 1), seed
-        self.train_sampler = BucketSampler([len(s) for s in self.train_ids], self.max_tokens, True, seed)
+        self.train_sampler = BucketSampler([len(s) for s in self.train_ids], self.max_tokens, True, seed,
+                                           epoch=lambda: self.trainer.current_epoch if self.trainer else 0)
         self._epoch, self._consumed = 0, 0  # training batches the loop has taken in `_epoch`
 
     def _loader(self, ids: list[list[int]], shuffle: bool) -> DataLoader:

@@ -1,6 +1,7 @@
 """Build a word-level ARPA n-gram with IRSTLM (Debian's `irstlm` package; tools/install_system_deps.sh installs
-it): sentences -> `add-start-end.sh` -> `build-lm.sh` (improved Kneser-Ney) -> `compile-lm --text=yes` -> ARPA.
-No compiler needed, unlike KenLM's lmplz. Text is normalised as training targets are."""
+it): sentences with <s> and </s> -> `build-lm.sh` (improved Kneser-Ney; Witten-Bell where Kneser-Ney's count
+statistics are degenerate, as on a tiny vocabulary) -> `compile-lm --text=yes` -> ARPA. No compiler needed,
+unlike KenLM's lmplz. Text is normalised as training targets are."""
 
 from __future__ import annotations
 
@@ -25,8 +26,12 @@ def irstlm_home() -> Path:
                     "(tools/install_system_deps.sh does it) or set IRSTLM to its folder")
 
 
-def build_arpa(sentences: list[str], out: Path, order: int = 3, smoothing: str = "improved-kneser-ney") -> Path:
-    """Write an ARPA file of `order` estimated on `sentences` to `out` (gzipped when it ends in .gz)."""
+SMOOTHINGS = ("improved-kneser-ney", "witten-bell")
+
+
+def build_arpa(sentences: list[str], out: Path, order: int = 3) -> tuple[Path, str]:
+    """Write an ARPA file of `order` estimated on `sentences` to `out` (gzipped when it ends in .gz); returns it
+    and the smoothing that worked."""
     if order < 1:
         raise UserError(f"--order must be at least 1, got {order}")
     home = irstlm_home()
@@ -39,16 +44,25 @@ def build_arpa(sentences: list[str], out: Path, order: int = 3, smoothing: str =
     with tempfile.TemporaryDirectory(prefix="irstlm-") as tmp:
         work = Path(tmp)
         (work / "text.se").write_text("".join(f"<s> {t} </s>\n" for t in lines))
-        _run([str(home / "bin" / "build-lm.sh"), "-i", str(work / "text.se"), "-n", str(order), "-o",
-              str(work / "lm.ilm.gz"), "-k", "1", "-s", smoothing, "-t", str(work / "stat")], env)
-        _run([str(home / "bin" / "compile-lm"), str(work / "lm.ilm.gz"), "--text=yes", str(work / "lm.arpa")], env)
+        ilm = work / "lm.ilm.gz"
+        for smoothing in SMOOTHINGS:  # build-lm.sh exits 0 even when it fails: its output tells
+            (work / "log").unlink(missing_ok=True)  # it refuses to write over a log
+            _run([str(home / "bin" / "build-lm.sh"), "-i", str(work / "text.se"), "-n", str(order), "-o", str(ilm),
+                  "-k", "1", "-s", smoothing, "-t", str(work / "stat"), "-l", str(work / "log")], env)
+            if ilm.is_file():
+                break
+        else:
+            log = (work / "log").read_text(errors="replace").strip().splitlines()[-3:] if (work / "log").is_file() else []
+            raise UserError(f"IRSTLM could not estimate a {order}-gram from {len(lines)} sentences "
+                            f"({' / '.join(log) or 'no log'}); give more text or a lower --order")
+        _run([str(home / "bin" / "compile-lm"), str(ilm), "--text=yes", str(work / "lm.arpa")], env)
         arpa = work / "lm.arpa"
         if out.suffix == ".gz":
             with arpa.open("rb") as src, gzip.open(out, "wb") as dst:
                 shutil.copyfileobj(src, dst)
         else:
             shutil.move(arpa, out)
-    return out
+    return out, smoothing
 
 
 def _run(cmd: list[str], env: dict[str, str]) -> None:

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+import lightning as L
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 from asr.errors import UserError, brief
@@ -46,6 +47,19 @@ class ClockCheckpoint(ModelCheckpoint):
         if trainer.fit_loop.epoch_loop.batch_progress.is_last_batch:
             return
         super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
+
+
+class FinalCheckpoint(L.Callback):
+    """`path` at the step a run stops (`max_steps`), written inside the training loop: a checkpoint saved after
+    `fit` returns counts the epoch as completed, so a run resumed from it with a larger max_steps would start the
+    next epoch instead of going on with this one."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx: int) -> None:
+        if 0 < trainer.max_steps <= trainer.global_step:
+            trainer.save_checkpoint(self.path)
 
 
 def checkpoint_folders(trainer) -> list[Path]:

@@ -138,3 +138,19 @@ def test_build_ngram_with_irstlm_writes_an_arpa_the_search_reads(lm_text, tmp_pa
     lm = read_arpa(out)
     assert lm.order == 3 and ("seven",) in lm.probs
     assert lm.sentence_log_prob(["one", "zebra"]) < lm.sentence_log_prob(["one", "two"]) < 0  # unknown words cost
+
+
+def test_the_python_api_takes_the_same_fusion_options(digits_model, trained_lm):
+    import asr
+
+    model = asr.load_model(digits_model[0])
+    wav = digits_model[1][0][0]
+    plain = model.transcribe(wav)
+    assert model.transcribe(wav, lm=str(trained_lm), lm_weight=0.0).text == plain.text
+    fused = model.transcribe(wav, lm=str(trained_lm), lm_weight=0.5, length_bonus=0.5)
+    assert model.fusion(asr.TranscribeOptions.of(lm=str(trained_lm))).lm is not None
+    assert isinstance(fused.text, str)
+    from asr.errors import UserError
+
+    with pytest.raises(UserError, match="greedy search fuses no LM"):
+        model.transcribe(wav, lm=str(trained_lm), search="greedy")

@@ -1,10 +1,12 @@
 """Usage:
     asr evaluate --model exp/demo/model.pt --manifest data/tts-digits/tts-digits_cuts_test.jsonl.gz
     asr evaluate --model model.pt --manifest test.jsonl --json exp/test-wer.json --out-dir exp/decode --name test
+    asr evaluate --model model.pt --manifest test.jsonl --lm lm.pt --lm-weight 0.3 --ngram 3gram.arpa.gz
 
 The manifest is lhotse cuts or NeMo JSON lines (relative audio paths resolve against the manifest's folder).
 Prints WER, CER, SER, error counts and the real-time factor; --json writes the summary (fractions, not
-percentages: wer, cer, ser, utterances, words, rtf, ...); --out-dir writes icefall's recogs-NAME.txt,
+percentages: wer, cer, ser, utterances, words, rtf, ..., and under settings.scorers every scorer's weight and
+file); --out-dir writes icefall's recogs-NAME.txt,
 errs-NAME.txt (per-utterance alignments, most frequent confusions) and wer-summary-NAME.txt.
 """
 

@@ -2,6 +2,7 @@
     asr transcribe --model exp/demo/model.pt audio.wav
     asr transcribe --model exp/demo/model.pt recordings/ 'more/*.mp3' --output-dir out --format all
     asr transcribe --model exp/demo/model.pt lecture.m4a --format srt --beam 8 --ctc-weight 0.5 --device cuda
+    asr transcribe --model model.pt calls/ --lm lm.pt --lm-weight 0.3 --hotwords names.txt   # fusion, biasing
 
 PATHs are files, folders (searched recursively for audio) or globs; any length, format, sample rate and channel
 count. Without --output-dir the transcripts go to stdout: txt prints one line per segment for one file and

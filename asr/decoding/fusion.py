@@ -15,6 +15,7 @@ scorer out of the search entirely, so the search is then the one without it, tok
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -87,13 +88,17 @@ class Fusion:
             out.sources["hotwords"] = str(hotwords)
         return out
 
+    @functools.cached_property
+    def units(self) -> WordUnits:
+        return WordUnits.of(self.tokenizer)
+
     def scorers(self, opts: DecodeOptions, device: torch.device) -> dict[str, tuple[Scorer, float]]:
         """The fused scorers with their weights (those of weight 0 left out)."""
         out: dict[str, tuple[Scorer, float]] = {}
         if self.lm is not None and opts.lm_weight > 0:
             out["lm"] = (LMScorer(self.lm), opts.lm_weight)
         if self.ngram is not None and opts.ngram_weight > 0:
-            out["ngram"] = (NgramScorer(self.ngram, WordUnits.of(self.tokenizer)), opts.ngram_weight)
+            out["ngram"] = (NgramScorer(self.ngram, self.units), opts.ngram_weight)
         if self.hotwords is not None:
             out["hotwords"] = (HotwordScorer(self.hotwords.to(device)), 1.0)
         if opts.length_bonus != 0:
@@ -107,8 +112,7 @@ class Fusion:
             lm = self.lm.sequence_log_prob(seqs).tolist()
             total = [t + opts.lm_weight * x for t, x in zip(total, lm)]
         if self.ngram is not None and opts.ngram_weight > 0:
-            units = WordUnits.of(self.tokenizer)
-            total = [t + opts.ngram_weight * self.ngram.sentence_log_prob(units.words(s))
+            total = [t + opts.ngram_weight * self.ngram.sentence_log_prob(self.units.words(s))
                      for t, s in zip(total, seqs)]
         if self.hotwords is not None:
             total = [t + self.hotwords.sequence_score(s) for t, s in zip(total, seqs)]

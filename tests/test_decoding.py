@@ -310,3 +310,23 @@ def test_a_named_scorer_plugs_into_the_beam_with_its_weight():
             assert h.log_prob == pytest.approx(sum(w * h.scores[k] for k, w in weights.items()), abs=1e-4)
             assert h.scores["unigram"] == pytest.approx(float(logp[h.tokens].sum() + logp[SOS_EOS]), abs=1e-4)
     assert [h[0].tokens for h in mixed] != [h[0].tokens for h in base]  # the third scorer does move the search
+
+
+def test_ctc_plausibility_tells_a_misspelt_best_path_from_a_lost_decoder():
+    """CTC log-probs that spell 3 4 5 6 over 40 frames, with 7 a close second where 6 is: a hypothesis saying 7
+    there is a few nats worse (plausible); one that stopped after two tokens or repeats is far worse."""
+    from asr.decoding.policy import ctc_plausible
+
+    T, target = 40, [3, 4, 5, 6]
+    logp = torch.full((1, T, V), -12.0)
+    for t in range(T):
+        logp[0, t, target[t * 4 // T] if t % 10 < 5 else BLANK] = -0.01
+        if 30 <= t < 35:
+            logp[0, t, 7] = -2.0
+    logp = torch.log_softmax(logp, dim=-1)
+    lens = torch.tensor([T])
+    best = ctc_greedy(logp, lens)
+    assert best == [target]
+    assert ctc_plausible([[3, 4, 5, 7]], best, logp, lens) == [True]  # one unit off: a few nats
+    assert ctc_plausible([[3, 4]], best, logp, lens) == [False]  # stopped early
+    assert ctc_plausible([[3, 4, 5, 6, 4, 5, 6, 4, 5, 6]], best, logp, lens) == [False]  # looping

@@ -170,6 +170,10 @@ def test_loop_check_prefers_ctc_over_a_looping_or_stalled_hypothesis():
     assert loop_check(ctc + ctc[:4], ctc, d) == ctc  # 40% longer than CTC's path
     assert loop_check(ctc[:5], ctc, d) == ctc  # stopped halfway
     assert loop_check(ctc[:8], ctc, d) == ctc[:8]  # within tolerance: the decoder's word stands
+    # a hypothesis CTC finds about as likely as its own best path stands at any length: there CTC's path is the
+    # one dropping words (a voice CTC hears badly); the repetition guard still applies
+    assert loop_check(ctc + ctc[:4], ctc, d, plausible=True) == ctc + ctc[:4]
+    assert loop_check(ctc[:2] + loop, ctc, d, plausible=True) == ctc
 
 
 def test_a_long_stretch_without_pauses_is_not_dropped_or_repeated(digits_model):

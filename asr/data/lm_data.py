@@ -9,6 +9,7 @@ Batch schema: `{"tokens": (B, U) long padded with -1, "lens": (B,) long}`; B var
 
 from __future__ import annotations
 
+import gzip
 import random
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -23,13 +24,14 @@ from asr.tokenizer import Tokenizer
 
 
 def read_sentences(texts: Sequence[str | Path] = (), manifests: Sequence[str | Path] = ()) -> list[str]:
-    """Every non-empty line of `texts` and every supervision text of `manifests`, in order."""
+    """Every non-empty line of `texts` (plain or .gz) and every supervision text of `manifests`, in order."""
     out: list[str] = []
     for path in map(Path, texts):
-        if not path.is_file():
+        if not path.exists():
             raise UserError(f"text file not found: {path}; give a file with one sentence a line")
-        out += [line.strip() for line in path.read_text(encoding="utf-8", errors="replace").splitlines()
-                if line.strip()]
+        opener = gzip.open if path.suffix == ".gz" else open
+        with opener(path, "rt", encoding="utf-8", errors="replace") as f:
+            out += [line.strip() for line in f if line.strip()]
     if manifests:
         from asr.data.manifests import load_cuts
 

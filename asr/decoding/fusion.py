@@ -75,7 +75,7 @@ class Fusion:
     @classmethod
     def load(cls, tokenizer: Tokenizer, device: torch.device, lm: str | Path | None = None,
              ngram: str | Path | None = None, hotwords: str | Path | None = None,
-             hotword_weight: float = 1.5) -> Fusion:
+             hotword_weight: float = 0.5) -> Fusion:
         out = cls(tokenizer)
         if lm:
             out.lm, lm_tok, _ = load_lm(lm, device)

@@ -88,7 +88,7 @@ class Transcriber:
         self.sample_rate = net.cfg.frontend.sample_rate
         self.clock = FrameClock.of(net.cfg)
         self.calibration = calibration_of(meta)  # word-confidence fit stored in the model file, else the default
-        self._fusion: tuple[tuple, Fusion | None] = ((None, None, None, 1.5), None)
+        self._fusion: tuple[tuple, Fusion | None] = (TranscribeOptions().fused, None)  # nothing fused
 
     @property
     def device(self) -> torch.device:

@@ -19,7 +19,7 @@ import torch
 from torch.utils.data import DataLoader, Sampler
 
 from asr.errors import UserError
-from asr.lm.model import IGNORE
+from asr.model.asr_model import pad_targets
 from asr.tokenizer import Tokenizer
 
 
@@ -100,10 +100,7 @@ class BucketSampler(Sampler[list[int]]):
 
 
 def collate(seqs: list[list[int]]) -> dict[str, torch.Tensor]:
-    lens = torch.tensor([len(s) for s in seqs])
-    tokens = torch.full((len(seqs), max(1, int(lens.max()))), IGNORE, dtype=torch.long)  # (B, U)
-    for i, s in enumerate(seqs):
-        tokens[i, : len(s)] = torch.tensor(s, dtype=torch.long)
+    tokens, lens = pad_targets(seqs)  # (B, U) padded with IGNORE, (B,)
     return {"tokens": tokens, "lens": lens}
 
 

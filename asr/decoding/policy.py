@@ -23,10 +23,10 @@ from asr.decoding.ctc_path import ctc_greedy
 from asr.decoding.fusion import Fusion
 from asr.decoding.greedy import greedy_search
 from asr.decoding.options import DecodeOptions, Hypothesis
-from asr.decoding.rescore import attention_rescoring, joint_log_prob
+from asr.decoding.rescore import attention_rescoring, ctc_nll, joint_log_prob
 from asr.decoding.rules import normalised, repeating
 from asr.decoding.scorers import joint_scorers
-from asr.model.asr_model import ASRModel
+from asr.model.asr_model import ASRModel, pad_targets
 
 
 @torch.no_grad()
@@ -94,16 +94,7 @@ CTC_PLAUSIBLE_NATS_PER_FRAME = 0.5
 def ctc_plausible(hyps: list[list[int]], ctc_best: list[list[int]], log_probs: Tensor, enc_lens: Tensor
                   ) -> list[bool]:
     """Per utterance: does CTC find the hypothesis about as likely as its own best path (see the constant)?"""
-    import torch.nn.functional as F
-
-    from asr.model.asr_model import pad_targets
-    from asr.tokenizer import BLANK
-
-    def nll(seqs: list[list[int]]) -> Tensor:
-        y, y_lens = pad_targets(seqs, log_probs.device)
-        return F.ctc_loss(log_probs.transpose(0, 1).float(), y.clamp(min=0), enc_lens, y_lens, blank=BLANK,
-                          reduction="none", zero_infinity=False)  # (B,); inf where CTC can't place it at all
-
+    nll = lambda seqs: ctc_nll(log_probs, enc_lens, *pad_targets(seqs, log_probs.device))  # noqa: E731
     margin = CTC_PLAUSIBLE_NATS_PER_FRAME * enc_lens.float()
     return (nll(hyps) <= nll(ctc_best) + margin).tolist()
 

@@ -35,12 +35,17 @@ def joint_log_prob(
         logp = torch.log_softmax(logits.float(), dim=-1).gather(-1, ys_out.clamp(min=0)[..., None])[..., 0]
         total += (1 - ctc_weight) * logp.masked_fill(ys_out == IGNORE, 0.0).sum(dim=1)
     if ctc_weight > 0:
-        nll = F.ctc_loss(ctc_log_probs.transpose(0, 1).float(), y.clamp(min=0), enc_lens, y_lens, blank=BLANK,
-                         reduction="none", zero_infinity=False)  # (B,); inf where CTC can't place y at all
-        total -= ctc_weight * nll
+        total -= ctc_weight * ctc_nll(ctc_log_probs, enc_lens, y, y_lens)
     if fusion is not None:
         total += torch.tensor(fusion.sequence_scores(seqs, opts), device=enc.device)
     return total
+
+
+def ctc_nll(log_probs: Tensor, enc_lens: Tensor, y: Tensor, y_lens: Tensor) -> Tensor:
+    """-log P_ctc(y | x) summed over all alignments: log_probs (B, T', V), y (B, U) padded with IGNORE -> (B,);
+    inf where CTC can't place y at all."""
+    return F.ctc_loss(log_probs.transpose(0, 1).float(), y.clamp(min=0), enc_lens, y_lens, blank=BLANK,
+                      reduction="none", zero_infinity=False)
 
 
 @torch.no_grad()

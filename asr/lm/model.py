@@ -14,12 +14,13 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from asr.model.asr_model import IGNORE, decoder_io, pad_targets
 from asr.model.attention import KVCache, MultiHeadAttention, causal_mask, key_padding_mask
 from asr.model.dropout import Dropout
 from asr.model.layers import FeedForward, sinusoidal_positions
 from asr.tokenizer import SOS_EOS
 
-IGNORE = -1  # padding in target tensors
+__all__ = ["IGNORE", "LMCache", "LMConfig", "TransformerLM"]
 
 
 @dataclass
@@ -114,7 +115,7 @@ class TransformerLM(nn.Module):
     def loss(self, tokens: Tensor, lens: Tensor) -> tuple[Tensor, Tensor]:
         """Unit sequences (B, U) padded with IGNORE, lengths (B,) -> (summed negative log-likelihood of every unit
         and <eos>, number of predicted positions)."""
-        ys_in, ys_out = lm_io(tokens, lens)
+        ys_in, ys_out = decoder_io(tokens, lens)  # <sos> y, y <eos>: as the attention decoder is taught
         logits = self(ys_in, lens + 1)  # (B, U+1, V)
         nll = F.cross_entropy(logits.float().transpose(1, 2), ys_out, ignore_index=IGNORE, reduction="sum")
         return nll, (ys_out != IGNORE).sum()
@@ -122,24 +123,11 @@ class TransformerLM(nn.Module):
     @torch.no_grad()
     def sequence_log_prob(self, seqs: list[list[int]]) -> Tensor:
         """log P(units, <eos>) of each sequence (given without <sos>/<eos>) -> (B,), in one batched pass."""
-        device = self.out.weight.device
-        lens = torch.tensor([len(s) for s in seqs], device=device)
-        tokens = torch.full((len(seqs), max([1, *map(len, seqs)])), IGNORE, device=device)  # (B, U)
-        for i, s in enumerate(seqs):
-            tokens[i, : len(s)] = torch.tensor(s, device=device, dtype=torch.long)
-        ys_in, ys_out = lm_io(tokens, lens)
+        tokens, lens = pad_targets(seqs, self.out.weight.device)  # (B, U), (B,)
+        ys_in, ys_out = decoder_io(tokens, lens)
         logp = torch.log_softmax(self(ys_in, lens + 1).float(), dim=-1)  # (B, U+1, V)
         picked = logp.gather(-1, ys_out.clamp(min=0)[..., None])[..., 0]
         return picked.masked_fill(ys_out == IGNORE, 0.0).sum(dim=1)
-
-
-def lm_io(tokens: Tensor, lens: Tensor) -> tuple[Tensor, Tensor]:
-    """(B, U) units padded with IGNORE, (B,) -> inputs <sos> y (B, U+1) and targets y <eos> (B, U+1)."""
-    B = tokens.shape[0]
-    ys_in = torch.cat([tokens.new_full((B, 1), SOS_EOS), tokens.clamp(min=0)], dim=1)
-    ys_out = torch.cat([tokens, tokens.new_full((B, 1), IGNORE)], dim=1)
-    ys_out[torch.arange(B, device=tokens.device), lens] = SOS_EOS
-    return ys_in, ys_out
 
 
 def _empty(block: LMBlock, x: Tensor) -> KVCache:

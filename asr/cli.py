@@ -33,6 +33,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "build-ngram": ("build_ngram", "estimate a word ARPA n-gram with IRSTLM, for fusion (--ngram)"),
     "transcribe": ("transcribe", "transcribe audio files, folders or globs"),
     "evaluate": ("evaluate", "score WER/CER of a model on a manifest"),
+    "serve": ("serve", "serve models over HTTP: OpenAI's /v1/audio/transcriptions, batched, with a web page"),
     "plot-attention": ("plot_attention", "draw the decoder's cross-attention and the encoder's self-attention"),
     "bench": ("bench", "measure training-step, decoding and feature speed"),
     "demo": ("demo", "prepare, train, evaluate and transcribe offline on a CPU in under 10 minutes"),

@@ -36,9 +36,9 @@ def apply_compute_arguments(args: argparse.Namespace) -> None:
         torch.set_num_threads(args.threads)
 
 
-def add_decode_arguments(parser: argparse.ArgumentParser, batch_help: str = "segments decoded together") -> None:
+def add_decode_arguments(parser: argparse.ArgumentParser, batch_help: str | None = "segments decoded together") -> None:
     """--beam, --ctc-weight, --search, --batch-size, --precision and the fusion flags (--lm, --ngram, --hotwords
-    and their weights): the decoding policy's settings."""
+    and their weights): the decoding policy's settings. batch_help=None leaves --batch-size out."""
     d, t = DecodeOptions(), TranscribeOptions()
     parser.add_argument("--beam", type=int, default=d.beam, help=f"beam size; 1 = greedy (default {d.beam})")
     parser.add_argument("--ctc-weight", type=float, default=d.ctc_weight,
@@ -48,7 +48,9 @@ def add_decode_arguments(parser: argparse.ArgumentParser, batch_help: str = "seg
                              "search, then the joint score picks among its --beam best (robust on long "
                              "segments); greedy: the decoder's best token per step "
                              f"(default {d.search})")
-    parser.add_argument("--batch-size", type=int, default=t.batch_size, help=f"{batch_help} (default {t.batch_size})")
+    if batch_help is not None:
+        parser.add_argument("--batch-size", type=int, default=t.batch_size,
+                            help=f"{batch_help} (default {t.batch_size})")
     parser.add_argument("--precision", default=t.precision, choices=PRECISIONS,
                         help="bf16: encoder and decoder matmuls in bfloat16 (torch.autocast), scores in fp32; "
                              f"several times faster on CPUs with AVX512-BF16 or AMX and on GPUs (default {t.precision})")

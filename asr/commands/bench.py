@@ -4,6 +4,8 @@
     asr bench decode --size small --beam 1 --batch 1 --frames 1000 --tokens 50
     asr bench features --seconds 60
     asr bench peak --size base --json bench.jsonl
+    asr bench serve --model exp/demo/model.pt --audio ../shared/data/fsdd/recordings --requests 64
+    asr bench serve --size small --audio ../shared/data/fsdd/recordings --clients 1,4,16
     asr bench chart bench.jsonl --out docs/performance.png
 
 Speed of the hot paths on this machine. Each measurement prints one JSON line (appended to --json FILE too);
@@ -24,6 +26,7 @@ BENCHES = {
     "decode": ("decode", "greedy or joint CTC/attention beam search on random encoder input"),
     "features": ("features", "log-mel throughput: ours against librosa and torchaudio's Kaldi fbank"),
     "peak": ("peak", "fp32 matmul GFLOP/s of this machine against the encoder forward's achieved GFLOP/s"),
+    "serve": ("serve", "requests/s and p50/p95 latency of asr serve on loopback, batching on and off"),
     "chart": ("chart", "draw a PNG from the JSON lines that --json appended"),
 }
 
@@ -57,6 +60,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--frames", type=int, default=300)
     p.add_argument("--matmul", type=int, default=2048, help="square matrix size for the peak (default 2048)")
     add_timing_arguments(p, steps=5, warmup=2)
+
+    p = sub.add_parser("serve", help=BENCHES["serve"][1], description=BENCHES["serve"][1])
+    p.add_argument("--audio", nargs="+", required=True, help="audio files, folders or globs the clients send")
+    p.add_argument("--model", help="model file to serve (default: --size with random weights)")
+    p.add_argument("--size", default="small", choices=("tiny", "small", "base", "large"),
+                   help="without --model: this config with random weights (default small)")
+    p.add_argument("--clients", default="1,4,16", help="concurrent clients, one level after another (default 1,4,16)")
+    p.add_argument("--requests", type=int, default=64, help="requests per level (default 64)")
+    p.add_argument("--max-batch", type=int, default=16, help="the server's --max-batch with batching on (default 16)")
+    p.add_argument("--max-wait-ms", type=float, default=20.0, help="the server's --max-wait-ms (default 20)")
+    p.add_argument("--threads", type=int, default=2, help="the server's torch threads (default 2)")
+    p.add_argument("--json", metavar="FILE", help="also append each JSON line to FILE")
 
     p = sub.add_parser("chart", help=BENCHES["chart"][1], description=BENCHES["chart"][1])
     p.add_argument("inputs", nargs="+", help="JSON-lines files written with --json")

@@ -16,7 +16,7 @@ scorer out of the search entirely, so the search is then the one without it, tok
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +26,7 @@ from torch import Tensor
 from asr.decoding.options import DecodeOptions
 from asr.decoding.scorers import Scorer, Step
 from asr.lm.arpa import ArpaLM, State, read_arpa
-from asr.lm.hotwords import ContextGraph, read_hotwords
+from asr.lm.hotwords import ContextGraph, parse_hotwords, read_hotwords
 from asr.lm.io import check_units, load_lm
 from asr.lm.model import LMCache, TransformerLM
 from asr.tokenizer import SOS_EOS, Tokenizer
@@ -74,8 +74,9 @@ class Fusion:
 
     @classmethod
     def load(cls, tokenizer: Tokenizer, device: torch.device, lm: str | Path | None = None,
-             ngram: str | Path | None = None, hotwords: str | Path | None = None,
+             ngram: str | Path | None = None, hotwords: str | Path | tuple[str, ...] | None = None,
              hotword_weight: float = 0.5) -> Fusion:
+        """`hotwords`: a file of phrases, or the phrases (lines) themselves."""
         out = cls(tokenizer)
         if lm:
             out.lm, lm_tok, _ = load_lm(lm, device)
@@ -84,9 +85,17 @@ class Fusion:
         if ngram:
             out.ngram, out.sources["ngram"] = read_arpa(ngram), str(ngram)
         if hotwords:
-            out.hotwords = ContextGraph.build(read_hotwords(hotwords, hotword_weight), tokenizer)
-            out.sources["hotwords"] = str(hotwords)
+            out = out.with_hotwords(hotwords, hotword_weight)
         return out
+
+    def with_hotwords(self, hotwords: str | Path | tuple[str, ...], bonus: float) -> Fusion:
+        """A copy biased towards `hotwords` (a file, or the phrases), sharing this one's LMs."""
+        if isinstance(hotwords, tuple):
+            phrases, source = parse_hotwords(hotwords, bonus), f"{len(hotwords)} phrases"
+        else:
+            phrases, source = read_hotwords(hotwords, bonus), str(hotwords)
+        graph = ContextGraph.build(phrases, self.tokenizer)
+        return replace(self, hotwords=graph, sources={**self.sources, "hotwords": source})
 
     @functools.cached_property
     def units(self) -> WordUnits:

@@ -58,7 +58,7 @@ class TranscribeOptions:
     # recipe's test set, biasing its 70 names fixed 12 names and put 27 in wrongly; 1.5 fixed 24, put 169 in).
     lm: str | None = None
     ngram: str | None = None
-    hotwords: str | None = None
+    hotwords: str | tuple[str, ...] | None = None  # a file, or the phrases themselves
     hotword_bonus: float = 0.5
     # "bf16": the network runs under bfloat16 autocast (features, softmaxes and search scores stay fp32): on
     # CPUs with native bf16 (AVX512-BF16, AMX) the matmuls run ~4x faster; "fp32" everywhere else.
@@ -75,7 +75,7 @@ class TranscribeOptions:
             raise UserError(f"hotword_bonus must be > 0, got {self.hotword_bonus}")
 
     @property
-    def fused(self) -> tuple[str | None, str | None, str | None, float]:
+    def fused(self) -> tuple[str | None, str | None, str | tuple[str, ...] | None, float]:
         """What the search fuses, as a key: the same key, the same loaded models."""
         return self.lm, self.ngram, self.hotwords, self.hotword_bonus
 

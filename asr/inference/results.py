@@ -19,6 +19,7 @@ class SegmentResult:
     end: float
     text: str
     words: list[Word] = field(default_factory=list)
+    tokens: list[int] = field(default_factory=list, repr=False)  # the model's unit ids (not in to_dict)
 
 
 @dataclass
@@ -36,4 +37,6 @@ class Transcript:
     def to_dict(self) -> dict:
         d = asdict(self)
         d.pop("seconds")
+        for seg in d["segments"]:
+            seg.pop("tokens")
         return d

@@ -46,7 +46,7 @@ from asr.tokenizer import Tokenizer
 
 
 @dataclass
-class _Job:
+class Job:
     """One segment waiting in the batch: the file it came from and its audio at 16 kHz (S,)."""
 
     key: int
@@ -58,7 +58,26 @@ class _Job:
 
 
 @dataclass
-class _File:
+class Plan:
+    """One input opened, measured and cut into segments; `jobs()` reads its audio one segment at a time.
+    The caller closes `src` (`with plan.src:`)."""
+
+    key: int
+    src: AudioSource
+    levels: Levels
+    segments: list[Segment]
+    threshold: float  # word-edge energy threshold of this file
+    sample_rate: int  # the model's
+
+    def jobs(self) -> Iterator[Job]:
+        for i, seg in enumerate(self.segments):
+            wave = self.src.read_seconds(seg.start, seg.end, self.sample_rate, self.levels.for_model)
+            a, b = round(seg.start / HOP_S), round(seg.end / HOP_S)
+            yield Job(self.key, i, seg, wave, self.levels.energy[a:b], self.threshold)
+
+
+@dataclass
+class InFlight:
     """One input while its segments are in flight."""
 
     name: str
@@ -88,22 +107,29 @@ class Transcriber:
         self.sample_rate = net.cfg.frontend.sample_rate
         self.clock = FrameClock.of(net.cfg)
         self.calibration = calibration_of(meta)  # word-confidence fit stored in the model file, else the default
-        self._fusion: tuple[tuple, Fusion | None] = (TranscribeOptions().fused, None)  # nothing fused
+        self._lms: tuple[tuple, Fusion | None] = ((None, None), None)  # (lm, ngram) files -> loaded
+        self._biased: dict[tuple, Fusion] = {}  # (lm, ngram, hotwords, bonus) -> with its hotword graph
 
     @property
     def device(self) -> torch.device:
         return next(self.net.parameters()).device
 
     def fusion(self, opts: TranscribeOptions) -> Fusion | None:
-        """The LM / n-gram / hotwords `opts` names, loaded once and kept while the same files are asked for."""
+        """The LM / n-gram / hotwords `opts` names. The LMs are loaded once and kept while the same files are
+        asked for; hotword graphs (cheap, but asked for per request by a server) are kept for the last few."""
+        lm, ngram, hotwords, bonus = opts.fused
+        if (lm, ngram) != self._lms[0]:
+            base = Fusion.load(self.tokenizer, self.device, lm, ngram) if lm or ngram else None
+            self._lms, self._biased = ((lm, ngram), base), {}
+        base = self._lms[1]
+        if not hotwords:
+            return base
         key = opts.fused
-        if key != self._fusion[0]:
-            lm, ngram, hotwords, bonus = key
-            fusion = None
-            if lm or ngram or hotwords:
-                fusion = Fusion.load(self.tokenizer, self.device, lm, ngram, hotwords, bonus)
-            self._fusion = (key, fusion)
-        return self._fusion[1]
+        if key not in self._biased:
+            if len(self._biased) >= 32:
+                self._biased.pop(next(iter(self._biased)))
+            self._biased[key] = (base or Fusion(self.tokenizer)).with_hotwords(hotwords, bonus)
+        return self._biased[key]
 
     def transcribe(
         self, audio: str | Path | np.ndarray | torch.Tensor | list[str | Path], sample_rate: int | None = None,
@@ -141,8 +167,8 @@ class Transcriber:
 
         Segments of consecutive files share batches; a file is yielded once its last segment is decoded.
         `on_audio(seconds)` is called after each batch with the seconds of audio it held (progress bars)."""
-        queue: list[_Job] = []
-        files: dict[int, _File] = {}  # inputs whose results are not yet all out, by position
+        queue: list[Job] = []
+        files: dict[int, InFlight] = {}  # inputs whose results are not yet all out, by position
         next_out = 0
 
         def finished() -> Iterator[tuple[str, Transcript | UserError]]:
@@ -150,7 +176,7 @@ class Transcriber:
             while next_out in files and files[next_out].done:
                 f = files.pop(next_out)
                 next_out += 1
-                yield f.name, f.error or self._assemble(f)
+                yield f.name, f.error or self.assemble(f)
 
         for job in self._jobs(items, opts.segments, files):
             if job is not None:
@@ -165,31 +191,44 @@ class Transcriber:
 
     # ---- internals ------------------------------------------------------------------------------------
     def _jobs(
-        self, items: Iterable[tuple[str, Opener]], seg_opts: SegmentOptions, files: dict[int, _File]
-    ) -> Iterator[_Job | None]:
+        self, items: Iterable[tuple[str, Opener]], seg_opts: SegmentOptions, files: dict[int, InFlight]
+    ) -> Iterator[Job | None]:
         """Segments of every file, read one at a time; None after each file, so the caller can hand out
         results that are ready. A file that fails records its error and yields no more segments."""
         for key, (name, opener) in enumerate(items):
-            f = files[key] = _File(name, time.perf_counter())
+            f = files[key] = InFlight(name, time.perf_counter())
             try:
-                with opener() as src:
-                    f.duration = src.duration
-                    levels = measure(src)  # (T,) energies etc.: one pass over the file, block by block
-                    _check_samples(name, src, levels)
-                    threshold = speech_threshold(levels.energy, seg_opts.margin_db, seg_opts.range_db)
-                    segments = find_segments(src, seg_opts, levels)
-                    f.count = len(segments)
-                    for i, seg in enumerate(segments):
-                        wave = src.read_seconds(seg.start, seg.end, self.sample_rate, levels.for_model)
-                        a, b = round(seg.start / HOP_S), round(seg.end / HOP_S)
-                        yield _Job(key, i, seg, wave, levels.energy[a:b], threshold)
+                plan = self.plan(key, name, opener, seg_opts)
+                with plan.src:
+                    f.duration, f.count = plan.src.duration, len(plan.segments)
+                    yield from plan.jobs()
             except UserError as e:
                 f.error = e
             yield None
 
-    @torch.no_grad()
-    def _decode_batch(self, jobs: list[_Job], files: dict[int, _File], opts: TranscribeOptions,
+    def plan(self, key: int, name: str, opener: Opener, seg_opts: SegmentOptions) -> Plan:
+        """Open one input, measure it in one pass and find its segments; raises UserError (the file closed)
+        when it can't be read or holds no samples or NaN/infinite ones."""
+        src = opener()
+        try:
+            levels = measure(src)  # (T,) energies etc.: one pass over the file, block by block
+            _check_samples(name, src, levels)
+            threshold = speech_threshold(levels.energy, seg_opts.margin_db, seg_opts.range_db)
+            return Plan(key, src, levels, find_segments(src, seg_opts, levels), threshold, self.sample_rate)
+        except BaseException:
+            src.close()
+            raise
+
+    def _decode_batch(self, jobs: list[Job], files: dict[int, InFlight], opts: TranscribeOptions,
                       on_audio: Callable[[float], None] | None) -> None:
+        for j, result in zip(jobs, self.decode_jobs(jobs, opts)):
+            files[j.key].results[j.index] = result
+        if on_audio is not None:
+            on_audio(sum(len(j.wave) for j in jobs) / self.sample_rate)
+
+    @torch.no_grad()
+    def decode_jobs(self, jobs: list[Job], opts: TranscribeOptions) -> list[SegmentResult]:
+        """Segments of any files, decoded as one batch: (B, S) audio -> one SegmentResult per job, in order."""
         dev = self.device
         lens = torch.tensor([len(j.wave) for j in jobs])
         wave = torch.zeros(len(jobs), int(lens.max()))  # (B, S)
@@ -199,18 +238,18 @@ class Transcriber:
             enc, enc_lens, _ = self.net.encode(wave.to(dev), lens.to(dev))  # (B, T', D), (B,)
             log_probs = self.net.ctc_log_probs(enc)  # (B, T', V) fp32
             hyps = decode_encoded(self.net, enc, enc_lens, opts.decode, log_probs, self.fusion(opts))
+        out = []
         for b, (j, tokens) in enumerate(zip(jobs, hyps)):
             words = []
             if opts.word_timestamps and tokens:
                 words = align_words(log_probs[b, : int(enc_lens[b])], tokens, self.tokenizer, self.clock,
                                     j.segment.start, j.energy, j.threshold, calibration=self.calibration)
             text = self.tokenizer.decode(tokens).strip()
-            files[j.key].results[j.index] = SegmentResult(round(j.segment.start, 3), round(j.segment.end, 3),
-                                                          text, words)
-        if on_audio is not None:
-            on_audio(float(lens.sum()) / self.sample_rate)
+            out.append(SegmentResult(round(j.segment.start, 3), round(j.segment.end, 3), text, words, list(tokens)))
+        return out
 
-    def _assemble(self, f: _File) -> Transcript:
+    def assemble(self, f: InFlight) -> Transcript:
+        """The Transcript of an input whose segments are all decoded."""
         segments = [f.results[i] for i in range(f.count or 0)]
         segments = [s for s in segments if s.text]  # silence the VAD let through decodes to nothing
         text = " ".join(s.text for s in segments)

@@ -40,21 +40,28 @@ def read_hotwords(path: str | Path, default_bonus: float) -> list[tuple[str, flo
     path = Path(path)
     if not path.is_file():
         raise UserError(f"hotwords file not found: {path}; give a text file with one phrase a line")
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    return parse_hotwords(lines, default_bonus, str(path))
+
+
+def parse_hotwords(lines: list[str] | tuple[str, ...], default_bonus: float,
+                   where: str = "hotwords") -> list[tuple[str, float]]:
+    """(phrase, bonus per unit) for each line that is not empty or a # comment: "phrase" or "phrase : BONUS"."""
     out = []
-    for lineno, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+    for lineno, line in enumerate(lines, 1):
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         m = _WEIGHT.match(line)
         phrase, bonus = (m.group(1), float(m.group(2))) if m else (line, default_bonus)
         phrase = normalise_text(phrase)
         if not phrase:
-            raise UserError(f"{path}:{lineno}: no words in {line.strip()!r}; one phrase a line, "
+            raise UserError(f"{where}:{lineno}: no words in {line.strip()!r}; one phrase a line, "
                             "optionally followed by ' : BONUS'")
         if bonus <= 0:
-            raise UserError(f"{path}:{lineno}: bonus must be > 0, got {bonus}")
+            raise UserError(f"{where}:{lineno}: bonus must be > 0, got {bonus}")
         out.append((phrase, bonus))
     if not out:
-        raise UserError(f"{path} holds no phrases; write one phrase a line")
+        raise UserError(f"{where} holds no phrases; write one phrase a line")
     return out
 
 

@@ -1,0 +1,270 @@
+"""The HTTP server: `create_app(models, options) -> FastAPI`, OpenAI's transcription API over the batched pipeline.
+
+    from asr.serve import ServeOptions, create_app, serve_models
+    app = create_app(serve_models({"demo": "exp/demo/model.pt"}), ServeOptions(max_batch=16))
+    uvicorn.run(app, host="127.0.0.1", port=8000)
+
+Routes: `POST /v1/audio/transcriptions` (asr.serve.schema has its fields and answers), `GET /v1/models`,
+`GET /v1/models/{id}`, `GET /health`, `POST /v1/audio/attention` (ours: the cross-attention picture of a short
+recording, as PNG), and the page at `GET /` (static files, nothing from a CDN).
+
+Every request is answered: bad fields and audio that cannot be decoded are 400s naming what is wrong, a missing
+or wrong key 401 (with `api_key`), a model not served 404, an upload over `max_upload_mb` 413, more than
+`max_queue` requests in flight 503, anything unexpected a 500; all in OpenAI's error shape. The model runs in
+each model's batcher thread, never on the event loop, so `/health` answers while it works.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import itertools
+import os
+import tempfile
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
+
+from asr.errors import UserError
+from asr.inference.options import TranscribeOptions
+from asr.lm.hotwords import parse_hotwords
+from asr.serve.options import ServeOptions
+from asr.serve.schema import APIError, TranscriptionRequest, sse, transcription_body
+from asr.serve.upload import MB, drain, read_form, save_upload
+from asr.serve.work import ServedModel, Work
+
+STATIC = Path(__file__).resolve().parent / "static"
+MAX_BEAM = 64  # a request's beam beyond this would hold the batcher for everyone
+
+
+class _State:
+    def __init__(self, models: list[ServedModel], options: ServeOptions) -> None:
+        self.models = {m.name: m for m in models}
+        self.default = models[0].name
+        self.options = options
+        self.in_flight = 0
+        self.ids = itertools.count(1)
+
+    def model(self, name: str | None) -> ServedModel:
+        served = self.models.get(name or self.default)
+        if served is None:
+            raise APIError(404, f"the model {name!r} is not served here; served: {', '.join(self.models)} "
+                                f"(GET /v1/models)", "model", "model_not_found")
+        return served
+
+
+def create_app(models: list[ServedModel], options: ServeOptions = ServeOptions()) -> FastAPI:  # noqa: B008
+    if not models:
+        raise UserError("serve at least one model (--model PATH)")
+    state = _State(models, options)
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        for m in state.models.values():
+            m.batcher.close()
+
+    app = FastAPI(title="asr", summary="OpenAI-compatible speech recognition", version="1", lifespan=lifespan)
+    app.state.serve = state
+    _errors(app)
+
+    def authorise(request: Request) -> None:
+        if options.api_key is None:
+            return
+        given = request.headers.get("authorization", "")
+        scheme, _, key = given.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(key.strip().encode(), options.api_key.encode()):
+            what = "no API key was given" if not given else "the API key is not the server's"
+            raise APIError(401, f"{what}; send `Authorization: Bearer <key>` with the key given to `asr serve "
+                                f"--api-key`", None, "invalid_api_key")
+
+    def admit() -> None:
+        if state.in_flight >= options.max_queue:
+            raise APIError(503, f"the server is busy ({state.in_flight} requests in flight, --max-queue "
+                                f"{options.max_queue}); retry shortly", None, "queue_full", "server_error")
+        state.in_flight += 1
+
+    @app.get("/health")
+    async def health() -> dict:
+        return {"status": "ok", "models": list(state.models), "in_flight": state.in_flight,
+                "waiting_segments": {n: m.batcher.waiting for n, m in state.models.items()},
+                "decoded": {n: dict(zip(("batches", "segments"), m.batcher.decoded)) for n, m in state.models.items()}}
+
+    @app.get("/v1/models")
+    async def list_models(request: Request) -> dict:
+        authorise(request)
+        return {"object": "list", "data": [_model_card(m) for m in state.models.values()]}
+
+    @app.get("/v1/models/{name}")
+    async def get_model(name: str, request: Request) -> dict:
+        authorise(request)
+        return _model_card(state.model(name))
+
+    async def receive(request: Request, cleanup: list) -> tuple[TranscriptionRequest, ServedModel, Path, str]:
+        """Key, room in the queue, the form, the model it names, the upload in a temporary file; each undone
+        by `cleanup` (run in reverse) when the request ends."""
+        try:
+            authorise(request)
+            admit()
+        except APIError:
+            await drain(request.receive, int(options.max_upload_mb * MB))
+            raise
+        cleanup.append(_release(state))
+        fields, upload = await read_form(request, options.max_upload_mb)
+        cleanup.append(upload.close)
+        req = TranscriptionRequest.parse(fields)
+        served = state.model(req.model)
+        path = await run_in_threadpool(save_upload, upload)
+        cleanup.append(lambda: path.unlink(missing_ok=True))
+        return req, served, path, upload.filename or "upload"
+
+    @app.post("/v1/audio/transcriptions")
+    async def transcriptions(request: Request) -> Response:
+        cleanup: list = []
+        try:
+            req, served, path, filename = await receive(request, cleanup)
+            work = Work(served, next(state.ids), path, filename, _options(served, req))
+            await run_in_threadpool(_open, work, path, filename)
+            feeding = asyncio.ensure_future(run_in_threadpool(work.feed))  # it closes the audio when done
+            if req.stream:
+                stream = _stream(work, feeding, cleanup)
+                cleanup = []  # the stream cleans up when it ends
+                return StreamingResponse(stream, media_type="text/event-stream",
+                                         headers={"Cache-Control": "no-cache"})
+            async for _ in work.results():
+                pass
+            await feeding
+            body, media = transcription_body(work.transcript(), req, served.language)
+            return Response(body, media_type=media)
+        finally:
+            await _run_all(cleanup)
+
+    @app.post("/v1/audio/attention")
+    async def attention(request: Request) -> Response:
+        cleanup: list = []
+        try:
+            req, served, path, filename = await receive(request, cleanup)
+            png = await asyncio.wrap_future(served.batcher.call(
+                lambda: _attention_png(served, path, filename, req, options.max_attention_s)))
+            return Response(png, media_type="image/png")
+        finally:
+            await _run_all(cleanup)
+
+    @app.get("/", include_in_schema=False)
+    async def page() -> FileResponse:
+        return FileResponse(STATIC / "index.html")
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    return app
+
+
+def _options(served: ServedModel, req: TranscriptionRequest) -> TranscribeOptions:
+    decode = req.decode_options(served.defaults.decode)
+    if decode.beam > MAX_BEAM:
+        raise APIError(400, f"beam must be at most {MAX_BEAM} here, got {decode.beam}", "beam", "invalid_value")
+    changes: dict = {"decode": decode, "word_timestamps": True}
+    if req.hotwords:
+        changes["hotwords"] = req.hotwords
+    if req.hotword_bonus is not None:
+        changes["hotword_bonus"] = req.hotword_bonus
+    try:
+        opts = replace(served.defaults, **changes)  # checks the combination (greedy with hotwords, ...)
+        if req.hotwords:
+            parse_hotwords(req.hotwords, opts.hotword_bonus)  # phrases without words: a 400, not a failed batch
+    except UserError as e:
+        raise APIError(400, str(e), "keywords" if req.hotwords else None, "invalid_value") from None
+    return opts
+
+
+def _open(work: Work, path: Path, filename: str) -> None:
+    try:
+        work.open()
+    except UserError as e:  # name the upload, not our temporary file
+        raise APIError(400, str(e).replace(str(path), filename), "file", "invalid_audio") from None
+
+
+async def _stream(work: Work, feeding: asyncio.Future, cleanup: list) -> AsyncIterator[str]:
+    """OpenAI's events: a `transcript.text.delta` per segment with text as it is decoded, then the done event;
+    an error after the stream has started is an `{"error": ...}` event (the status is already 200)."""
+    try:
+        said = False
+        try:
+            async for seg in work.results():
+                if seg.text:
+                    yield sse({"type": "transcript.text.delta", "delta": (" " if said else "") + seg.text})
+                    said = True
+            await feeding
+            yield sse({"type": "transcript.text.done", "text": work.transcript().text})
+        except UserError as e:
+            yield sse(APIError(400, str(e).replace(str(work.path), work.flight.name), "file",
+                               "invalid_audio").body())
+        except Exception as e:  # noqa: BLE001 - the stream has started: the error goes in it
+            yield sse(APIError(500, f"transcription failed: {e}", None, "internal_error", "server_error").body())
+    finally:
+        await _run_all(cleanup)
+
+
+def _attention_png(served: ServedModel, path: Path, filename: str, req: TranscriptionRequest,
+                   max_s: float) -> bytes:
+    from asr.audio import load_audio
+    from asr.plots import save_attention_png
+
+    t = served.transcriber
+    try:
+        wave = load_audio(path, t.sample_rate)
+    except UserError as e:
+        raise APIError(400, str(e).replace(str(path), filename), "file", "invalid_audio") from None
+    seconds = len(wave) / t.sample_rate
+    if not 0.2 <= seconds <= max_s:
+        raise APIError(400, f"{filename} is {seconds:.1f} s long; the attention picture is drawn for recordings "
+                            f"of 0.2 to {max_s:g} s", "file", "invalid_audio")
+    fd, out = tempfile.mkstemp(suffix=".png")
+    os.close(fd)
+    try:
+        save_attention_png(t.net, t.tokenizer, wave, out, title=f"{filename} ({seconds:.1f} s)",
+                           decode=req.decode_options(served.defaults.decode))
+        return Path(out).read_bytes()
+    finally:
+        os.unlink(out)
+
+
+def _model_card(m: ServedModel) -> dict:
+    return {"id": m.name, "object": "model", "created": m.created, "owned_by": "asr"}
+
+
+def _release(state: _State):
+    def release() -> None:
+        state.in_flight -= 1
+    return release
+
+
+async def _run_all(fns: list) -> None:
+    for fn in reversed(fns):
+        result = fn()
+        if asyncio.iscoroutine(result):
+            await result
+
+
+def _errors(app: FastAPI) -> None:
+    """Every error in OpenAI's shape."""
+
+    @app.exception_handler(APIError)
+    async def api_error(_: Request, e: APIError) -> JSONResponse:
+        return JSONResponse(e.body(), status_code=e.status)
+
+    @app.exception_handler(HTTPException)
+    async def http_error(_: Request, e: HTTPException) -> JSONResponse:
+        return JSONResponse(APIError(e.status_code, str(e.detail)).body(), status_code=e.status_code)
+
+    @app.exception_handler(Exception)
+    async def unexpected(_: Request, e: Exception) -> JSONResponse:
+        err = APIError(500, f"the server failed on this request ({type(e).__name__}: {e}); it keeps serving",
+                       None, "internal_error", "server_error")
+        return JSONResponse(err.body(), status_code=500)

@@ -70,7 +70,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--requests", type=int, default=64, help="requests per level (default 64)")
     p.add_argument("--max-batch", type=int, default=16, help="the server's --max-batch with batching on (default 16)")
     p.add_argument("--max-wait-ms", type=float, default=20.0, help="the server's --max-wait-ms (default 20)")
-    p.add_argument("--threads", type=int, default=2, help="the server's torch threads (default 2)")
+    p.add_argument("--threads", type=int, default=None,
+                   help="the server's torch threads (default: asr serve's, one fewer than the cores)")
     p.add_argument("--json", metavar="FILE", help="also append each JSON line to FILE")
 
     p = sub.add_parser("chart", help=BENCHES["chart"][1], description=BENCHES["chart"][1])

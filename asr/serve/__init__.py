@@ -4,6 +4,7 @@
     schema.py   OpenAI's form fields, answers and error shape
     upload.py   the multipart upload, read with a size limit
     batcher.py  dynamic batching: segments of concurrent requests share encoder and search batches
+    engine.py   the network in a process of its own (the search's GIL apart from the HTTP side's)
     work.py     one upload through a served model (open, cut, feed the batcher, collect in order)
     app.py      create_app(models, options) -> FastAPI: the routes
     static/     the page (`GET /`): upload or record, words with times and confidences, the attention picture
@@ -33,20 +34,30 @@ def __getattr__(name: str):
 
 
 def serve_models(models: dict[str, str | Path], options: ServeOptions = ServeOptions(),  # noqa: B008
-                 defaults: dict[str, TranscribeOptions] | None = None, device: str = "cpu") -> list[ServedModel]:
-    """Load each `name -> model file` and give it a batcher; `defaults[name]` are the options its requests start
-    from (the LM / n-gram files it fuses, decoding settings), else TranscribeOptions()."""
+                 defaults: dict[str, TranscribeOptions] | None = None, device: str = "cpu",
+                 threads: int = 1) -> list[ServedModel]:
+    """Start a model process for each `name -> model file` (`threads` torch threads there) and give it a
+    batcher; `defaults[name]` are the options its requests start from (the LM / n-gram files it fuses, decoding
+    settings), else TranscribeOptions(). Raises UserError for a file that can't be served."""
     from asr.inference.options import TranscribeOptions
     from asr.inference.transcriber import load_model
     from asr.serve.batcher import Batcher
+    from asr.serve.engine import ModelProcess
     from asr.serve.work import ServedModel
 
-    out = []
-    for name, path in models.items():
-        t = load_model(path, device)
-        base = (defaults or {}).get(name, TranscribeOptions())
-        t.fusion(base)  # load its LMs now: a bad file is an error at start, not on the first request
-        batcher = Batcher(t.decode_jobs, options.max_batch, options.max_wait_ms, name=f"batcher-{name}")
-        out.append(ServedModel(name, t, base, batcher, int(Path(path).stat().st_mtime),
-                               str(t.meta.get("language", "en"))))
+    out: list[ServedModel] = []
+    try:
+        for name, path in models.items():
+            t = load_model(path, "cpu")  # here only for its rate, segmenting and assembling answers
+            engine = ModelProcess(path, device, threads, name)
+            base = (defaults or {}).get(name, TranscribeOptions())
+            out.append(ServedModel(name, t, engine, base, Batcher(engine.decode_jobs, options.max_batch,
+                                                                  options.max_wait_ms, name=f"batcher-{name}"),
+                                   int(Path(path).stat().st_mtime), str(t.meta.get("language", "en"))))
+            engine.check(base)  # its LMs load now: a bad file is an error at start, not on the first request
+    except BaseException:
+        for m in out:
+            m.batcher.close()
+            m.engine.close()
+        raise
     return out

@@ -19,9 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-import itertools
-import os
-import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
@@ -51,7 +48,11 @@ class _State:
         self.default = models[0].name
         self.options = options
         self.in_flight = 0
-        self.ids = itertools.count(1)
+        self.next_id = 1
+
+    def take_id(self) -> int:
+        rid, self.next_id = self.next_id, self.next_id + 1
+        return rid
 
     def model(self, name: str | None) -> ServedModel:
         served = self.models.get(name or self.default)
@@ -70,6 +71,7 @@ def create_app(models: list[ServedModel], options: ServeOptions = ServeOptions()
         yield
         for m in state.models.values():
             m.batcher.close()
+            m.engine.close()
 
     app = FastAPI(title="asr", summary="OpenAI-compatible speech recognition", version="1", lifespan=lifespan)
     app.state.serve = state
@@ -85,11 +87,13 @@ def create_app(models: list[ServedModel], options: ServeOptions = ServeOptions()
             raise APIError(401, f"{what}; send `Authorization: Bearer <key>` with the key given to `asr serve "
                                 f"--api-key`", None, "invalid_api_key")
 
-    def admit() -> None:
+    def admit() -> int:
+        """Room for one more request -> its id."""
         if state.in_flight >= options.max_queue:
             raise APIError(503, f"the server is busy ({state.in_flight} requests in flight, --max-queue "
                                 f"{options.max_queue}); retry shortly", None, "queue_full", "server_error")
         state.in_flight += 1
+        return state.take_id()
 
     @app.get("/health")
     async def health() -> dict:
@@ -107,40 +111,40 @@ def create_app(models: list[ServedModel], options: ServeOptions = ServeOptions()
         authorise(request)
         return _model_card(state.model(name))
 
-    async def receive(request: Request, cleanup: list) -> tuple[TranscriptionRequest, ServedModel, Path, str]:
-        """Key, room in the queue, the form, the model it names, the upload in a temporary file; each undone
-        by `cleanup` (run in reverse) when the request ends."""
+    async def receive(request: Request, cleanup: list) -> tuple[int, TranscriptionRequest, ServedModel, UploadFile]:
+        """Key, room in the queue, the form and the model it names; each undone by `cleanup` (run in reverse)
+        when the request ends. Once its upload is in, its model's batcher expects it (a batch may wait up to
+        max_wait_ms for it) until its segments are fed: a slow upload holds no batch up."""
         try:
             authorise(request)
-            admit()
+            rid = admit()
         except APIError:
             await drain(request.receive, int(options.max_upload_mb * MB))
             raise
-        cleanup.append(_release(state))
+        cleanup.append(_release(state, rid))  # the batchers stop expecting it, at the latest when it ends
         fields, upload = await read_form(request, options.max_upload_mb)
         cleanup.append(upload.close)
         req = TranscriptionRequest.parse(fields)
         served = state.model(req.model)
-        path = await run_in_threadpool(save_upload, upload)
-        cleanup.append(lambda: path.unlink(missing_ok=True))
-        return req, served, path, upload.filename or "upload"
+        served.batcher.expect(rid)
+        return rid, req, served, upload
 
     @app.post("/v1/audio/transcriptions")
     async def transcriptions(request: Request) -> Response:
         cleanup: list = []
         try:
-            req, served, path, filename = await receive(request, cleanup)
-            work = Work(served, next(state.ids), path, filename, _options(served, req))
-            await run_in_threadpool(_open, work, path, filename)
-            feeding = asyncio.ensure_future(run_in_threadpool(work.feed))  # it closes the audio when done
+            rid, req, served, upload = await receive(request, cleanup)
+            work = Work(served, rid, Path(), upload.filename or "upload", _options(served, req))
             if req.stream:
+                await run_in_threadpool(_prepare, work, upload, cleanup, False)
+                feeding = asyncio.ensure_future(run_in_threadpool(work.feed))  # it closes the audio when done
                 stream = _stream(work, feeding, cleanup)
                 cleanup = []  # the stream cleans up when it ends
                 return StreamingResponse(stream, media_type="text/event-stream",
                                          headers={"Cache-Control": "no-cache"})
+            await run_in_threadpool(_prepare, work, upload, cleanup, True)  # one hop: each costs the loop
             async for _ in work.results():
                 pass
-            await feeding
             body, media = transcription_body(work.transcript(), req, served.language)
             return Response(body, media_type=media)
         finally:
@@ -150,7 +154,11 @@ def create_app(models: list[ServedModel], options: ServeOptions = ServeOptions()
     async def attention(request: Request) -> Response:
         cleanup: list = []
         try:
-            req, served, path, filename = await receive(request, cleanup)
+            rid, req, served, upload = await receive(request, cleanup)
+            path = await run_in_threadpool(save_upload, upload)
+            cleanup.append(lambda: path.unlink(missing_ok=True))
+            filename = upload.filename or "upload"
+            served.batcher.fed(rid)  # no segments of it are coming: batches need not wait for it
             png = await asyncio.wrap_future(served.batcher.call(
                 lambda: _attention_png(served, path, filename, req, options.max_attention_s)))
             return Response(png, media_type="image/png")
@@ -183,11 +191,17 @@ def _options(served: ServedModel, req: TranscriptionRequest) -> TranscribeOption
     return opts
 
 
-def _open(work: Work, path: Path, filename: str) -> None:
+def _prepare(work: Work, upload: UploadFile, cleanup: list, feed: bool) -> None:
+    """In a worker thread: the upload to a temporary file, opened and cut (APIError 400 if it is not audio),
+    and with `feed`, its segments submitted (a short file's in the same hop)."""
+    work.path = path = save_upload(upload)
+    cleanup.append(lambda: path.unlink(missing_ok=True))
     try:
         work.open()
     except UserError as e:  # name the upload, not our temporary file
-        raise APIError(400, str(e).replace(str(path), filename), "file", "invalid_audio") from None
+        raise APIError(400, str(e).replace(str(path), work.flight.name), "file", "invalid_audio") from None
+    if feed:
+        work.feed()
 
 
 async def _stream(work: Work, feeding: asyncio.Future, cleanup: list) -> AsyncIterator[str]:
@@ -214,34 +228,29 @@ async def _stream(work: Work, feeding: asyncio.Future, cleanup: list) -> AsyncIt
 def _attention_png(served: ServedModel, path: Path, filename: str, req: TranscriptionRequest,
                    max_s: float) -> bytes:
     from asr.audio import load_audio
-    from asr.plots import save_attention_png
 
-    t = served.transcriber
+    rate = served.transcriber.sample_rate
     try:
-        wave = load_audio(path, t.sample_rate)
+        wave = load_audio(path, rate)
     except UserError as e:
         raise APIError(400, str(e).replace(str(path), filename), "file", "invalid_audio") from None
-    seconds = len(wave) / t.sample_rate
+    seconds = len(wave) / rate
     if not 0.2 <= seconds <= max_s:
         raise APIError(400, f"{filename} is {seconds:.1f} s long; the attention picture is drawn for recordings "
                             f"of 0.2 to {max_s:g} s", "file", "invalid_audio")
-    fd, out = tempfile.mkstemp(suffix=".png")
-    os.close(fd)
-    try:
-        save_attention_png(t.net, t.tokenizer, wave, out, title=f"{filename} ({seconds:.1f} s)",
-                           decode=req.decode_options(served.defaults.decode))
-        return Path(out).read_bytes()
-    finally:
-        os.unlink(out)
+    return served.engine.attention_png(wave, f"{filename} ({seconds:.1f} s)",
+                                       req.decode_options(served.defaults.decode))
 
 
 def _model_card(m: ServedModel) -> dict:
     return {"id": m.name, "object": "model", "created": m.created, "owned_by": "asr"}
 
 
-def _release(state: _State):
+def _release(state: _State, rid: int):
     def release() -> None:
         state.in_flight -= 1
+        for m in state.models.values():
+            m.batcher.fed(rid)
     return release
 
 

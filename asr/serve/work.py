@@ -25,14 +25,17 @@ from asr.inference.options import TranscribeOptions
 from asr.inference.results import SegmentResult, Transcript
 from asr.inference.transcriber import InFlight, Job, Plan, Transcriber
 from asr.serve.batcher import Batcher
+from asr.serve.engine import ModelProcess
 
 
 @dataclass
 class ServedModel:
-    """A model behind the server: its transcriber, the options requests start from, and its batcher."""
+    """A model behind the server: its transcriber (here: opening and cutting uploads, assembling answers), the
+    process that runs its network, the options requests start from, and its batcher (which feeds that process)."""
 
     name: str
     transcriber: Transcriber
+    engine: ModelProcess
     defaults: TranscribeOptions
     batcher: Batcher[Job, SegmentResult]
     created: int  # the model file's mtime, for /v1/models
@@ -47,13 +50,10 @@ class Work:
         self.futures: list[Future] = []
 
     def open(self) -> None:
-        self.served.batcher.expect(self.request)
-        try:
-            self.plan = self.served.transcriber.plan(0, self.flight.name, lambda: open_audio(self.path),
-                                                     self.opts.segments)
-        except BaseException:
-            self.served.batcher.fed(self.request)
-            raise
+        """The batcher was told to `expect` this request when it arrived; `feed` (or the request's end) says
+        when nothing more comes."""
+        self.plan = self.served.transcriber.plan(0, self.flight.name, lambda: open_audio(self.path),
+                                                 self.opts.segments)
         self.flight.duration, self.flight.count = self.plan.src.duration, len(self.plan.segments)
         self.futures = [Future() for _ in self.plan.segments]
 

@@ -64,6 +64,9 @@ class Batcher(Generic[J, R]):
         self._cond = threading.Condition()
         self._closed = False
         self._held = False
+        self._free = -1e9  # when the worker last finished a batch (monotonic)...
+        self._answered = 0  # ...how many requests it finished...
+        self._arrived = 0  # ...and how many have been expected since
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
@@ -85,6 +88,7 @@ class Batcher(Generic[J, R]):
         """`request` is being opened and cut: its segments are coming (a batch may wait for them)."""
         with self._cond:
             self._coming.add(request)
+            self._arrived += 1
 
     def fed(self, request: int) -> None:
         """`request` has submitted all it will (or failed): nothing more is coming from it."""
@@ -149,6 +153,9 @@ class Batcher(Generic[J, R]):
                 counts[rid] = counts.get(rid, 0) + 1
             self.batches.append(BatchRecord(tuple(counts.items()), time.perf_counter() - started))
             self.decoded = [self.decoded[0] + 1, self.decoded[1] + len(taken)]
+            with self._cond:
+                self._free, self._arrived = time.monotonic(), 0
+                self._answered = sum(1 for rid in counts if rid not in self._waiting and rid not in self._coming)
 
     def _next(self):
         """Under the lock: wait for work; -> ("call", fn, future), ("batch", [(request, job, future)], options),
@@ -161,11 +168,16 @@ class Batcher(Generic[J, R]):
             if self._waiting and not self._held:
                 head = min(self._waiting.values(), key=lambda w: w.jobs[0][2])
                 ready = sum(len(w.jobs) for w in self._waiting.values() if w.key == head.key)
-                wait = head.jobs[0][2] + self.max_wait - time.monotonic()
-                alone = not (self._coming - self._waiting.keys())
+                now = time.monotonic()
+                wait = head.jobs[0][2] + self.max_wait - now
+                # Right after a batch, until as many requests have come in as it finished, a waiting request
+                # is not alone yet: the clients it answered get max_wait/2 to come back (else a closed loop of
+                # N clients splits into groups that take turns, for good). A lone client is back at once.
+                grace = self._free + self.max_wait / 2 - now if self._arrived < self._answered else 0.0
+                alone = not (self._coming - self._waiting.keys()) and grace <= 0
                 if ready >= self.max_batch or wait <= 0 or alone:
                     return "batch", self._take(head), head.options
-                self._cond.wait(wait)
+                self._cond.wait(min(wait, grace) if grace > 0 else wait)
             else:
                 self._cond.wait()
 

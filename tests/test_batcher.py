@@ -99,3 +99,31 @@ def test_a_failing_batch_fails_its_requests_and_the_worker_goes_on():
     assert b.submit(4, "next", "o", "o").result(timeout=5) == "next"
     assert b.call(lambda: 42).result(timeout=5) == 42
     b.close()
+
+
+def test_after_a_batch_its_clients_get_a_moment_to_come_back():
+    b, seen = recording_batcher(max_batch=8, max_wait_ms=400)
+    b.hold()
+    first = [b.submit(1, "a", "o", "o"), b.submit(2, "b", "o", "o")]
+    b.hold(False)
+    [f.result(timeout=5) for f in first]  # a batch that answered two requests
+    b.expect(3)
+    c = b.submit(3, "c", "o", "o")  # one is back: not alone yet, the other may come
+    time.sleep(0.05)
+    assert not c.done()
+    b.expect(4)
+    d = b.submit(4, "d", "o", "o")
+    b.fed(3), b.fed(4)
+    c.result(timeout=5), d.result(timeout=5)
+    assert seen[-1] == ["c", "d"]  # together, not one by one
+    b.expect(5)
+    started = time.monotonic()
+    e = b.submit(5, "e", "o", "o")
+    b.fed(5)  # all of it is in, as the server says once a request's last segment is submitted
+    e.result(timeout=5)  # the other client of [c, d] never came back: max_wait/2, then alone
+    assert 0.15 <= time.monotonic() - started < 1.0
+    b.expect(6)  # a lone client, back after its answer: not kept waiting
+    started = time.monotonic()
+    b.submit(6, "f", "o", "o").result(timeout=5)
+    assert time.monotonic() - started < 0.15
+    b.close()

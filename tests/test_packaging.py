@@ -43,6 +43,7 @@ def venv(tmp_path_factory) -> Path:
     assert "asr/_resources/conf/trainer/defaults.yaml" in names
     assert not any(n.startswith(("recipes/", "conf/", "tests/")) for n in names)  # only the package, nothing beside
     assert "asr/data/datamodule.py" in names and "asr/training/task.py" in names
+    assert {"asr/serve/static/index.html", "asr/serve/static/app.js", "asr/serve/static/style.css"} <= set(names)
 
     env_dir = tmp / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(env_dir)], check=True, timeout=300)
@@ -83,6 +84,11 @@ def test_the_installed_wheel_runs_its_commands_from_another_folder(venv, tmp_pat
                           "120", "--tokens", "5", "--steps", "1", "--warmup", "0", "--threads", "1")
     assert bench.returncode == 0, bench.stderr[-2000:]
     assert '"size": "tiny"' in bench.stdout
+
+    page = run_installed(venv, tmp_path, venv / "python", "-c", "from asr.serve.app import STATIC; "
+                         "print(STATIC, (STATIC / 'index.html').read_text().count('app.js'))")
+    assert page.returncode == 0 and not page.stdout.startswith(str(ROOT)), page.stderr[-2000:]
+    assert page.stdout.split()[1] == "1"  # the page `asr serve` shows, and the script it loads, are in the wheel
 
     demo = run_installed(venv, tmp_path, asr, "demo", "--help")
     assert demo.returncode == 0 and "--fsdd" in demo.stdout, demo.stderr[-2000:]

@@ -221,3 +221,17 @@ def test_serve_command_refuses_a_missing_model_in_one_line(tmp_path):
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [f"error: --model {tmp_path / 'nope.pt'}: no such file; "
                                                 "give a model file from `asr export`"]
+
+
+def test_a_killed_model_process_is_started_again(served):
+    import os
+    import signal
+
+    url, app, heldout = served
+    engine = app.state.serve.models["digits"].engine
+    old = engine._proc.pid
+    os.kill(old, signal.SIGKILL)  # out of memory, an operator, a crash in a native library
+    engine._proc.join(timeout=10)
+    wav, text = heldout[0]
+    assert client(url).audio.transcriptions.create(model="digits", file=Path(wav)).text == text
+    assert engine._proc.pid != old and engine._proc.is_alive()

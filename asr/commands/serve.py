@@ -46,7 +46,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"largest upload accepted (default {o.max_upload_mb:g})")
     add_decode_arguments(parser, batch_help=None)
     add_compute_arguments(parser)
-    parser.set_defaults(threads=None)  # None: serve_threads()
+    parser._option_string_actions["--threads"].help = (  # noqa: SLF001 - the shared flag, its serving default
+        "torch threads of each model's process (default: one fewer than the cores, at least 1)")
 
 
 def serve_threads() -> int:

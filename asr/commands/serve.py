@@ -50,13 +50,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "torch threads of each model's process (default: one fewer than the cores, at least 1)")
 
 
-def serve_threads() -> int:
-    """torch threads of each model process without --threads: one core fewer than the machine has (at least
-    1), leaving a core to the HTTP side (event loop, uploads, cutting): on 2 cores a lone request took 34 ms
-    with 1 torch thread and 58 ms with 2 (asr bench serve, demo model, FSDD clips, both in one process)."""
-    return max(1, (os.cpu_count() or 1) - 1)
-
-
 def model_specs(values: list[str]) -> dict[str, Path]:
     """["demo=exp/demo/model.pt", "x.pt"] -> {"demo": ..., "x": ...}; UserError for a missing file or a name
     given twice."""
@@ -84,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
     from asr.errors import UserError
     from asr.inference.options import TranscribeOptions
     from asr.serve import ServeOptions, create_app, serve_models
+    from asr.serve.options import serve_threads
 
     for flag in ("max_batch", "max_queue", "port"):
         if getattr(args, flag) < 1:

@@ -66,9 +66,10 @@ def create_app(models: list[ServedModel], options: ServeOptions = ServeOptions()
     if not models:
         raise UserError("serve at least one model (--model PATH)")
     state = _State(models, options)
+
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
+        yield  # on shutdown: the batchers stop, then the model processes
         for m in state.models.values():
             m.batcher.close()
             m.engine.close()

@@ -1,6 +1,7 @@
 """Usage:
     asr demo --out exp/demo                       # offline, ~10 minutes on 2 CPU cores
     asr demo --out exp/demo --train-minutes 3     # quicker, less accurate
+    asr demo --out exp/loso --holdout-speaker all # leave each FSDD speaker out in turn: WER on people never heard
 
 The whole mission in one command: synthesise connected digits with many TTS voices and read the real FSDD
 recordings, train the tiny model on both for a bounded time (recipes/tts/digits.yaml, through the same
@@ -36,6 +37,9 @@ class DemoConfig:
     recipe: Path | None = None  # the LightningCLI config the train stage fits; None: RECIPE from asr.resources
     fsdd_root: Path | None = None  # FSDD recordings; None: asr.corpora.fsdd.default_root()
     overrides: tuple[str, ...] = ()  # extra LightningCLI arguments, e.g. ("--model.optim.lr", "0.003")
+    # An FSDD speaker left out of training and dev: the FSDD test set is then all of that speaker's takes
+    # (`asr prepare fsdd --split speaker`), a person the model has never heard.
+    holdout_speaker: str | None = None
 
 
 class StageTimer:
@@ -56,8 +60,13 @@ def prepare(cfg: DemoConfig) -> dict[str, Path]:
     from asr.corpora.tts_digits import prepare_tts_digits
 
     prepare_tts_digits(cfg.data / "tts-digits", hours=cfg.hours, seed=cfg.seed, jobs=cfg.threads)
-    prepare_fsdd(cfg.fsdd_root, cfg.data / "fsdd")
-    return {"tts": cfg.data / "tts-digits", "fsdd": cfg.data / "fsdd"}
+    if cfg.holdout_speaker:
+        fsdd = cfg.data / f"fsdd-without-{cfg.holdout_speaker}"
+        prepare_fsdd(cfg.fsdd_root, fsdd, split="speaker", test_speaker=cfg.holdout_speaker)
+    else:
+        fsdd = cfg.data / "fsdd"
+        prepare_fsdd(cfg.fsdd_root, fsdd)
+    return {"tts": cfg.data / "tts-digits", "fsdd": fsdd}
 
 
 def train(cfg: DemoConfig, corpora: dict[str, Path]) -> Path:
@@ -105,7 +114,7 @@ def run_demo(cfg: DemoConfig) -> dict:
         ckpt = train(cfg, corpora)
         model_path = cfg.out / "model.pt"
         export([ckpt], model_path)
-    results: dict = {"model": str(model_path), "checkpoint": str(ckpt)}
+    results: dict = {"model": str(model_path), "checkpoint": str(ckpt), "holdout_speaker": cfg.holdout_speaker}
     with timer("evaluate"):
         results.update(evaluate(cfg, model_path, corpora))
     with timer("transcribe"):
@@ -169,6 +178,33 @@ def print_table(results: dict) -> None:
     for name in ("tts_heldout_voices", "fsdd_test"):
         r = results[name]
         print(f"| {name} | {r['utterances']} | {100 * r['wer']:.2f} | {100 * r['cer']:.2f} |")
+    if results.get("holdout_speaker"):
+        print(f"(fsdd_test: every take of {results['holdout_speaker']}, a speaker left out of training and dev)")
     stages = ", ".join(f"{k} {v:.2f}" for k, v in results["minutes"].items())
     print(f"\nminutes per stage: {stages}; total {results['total_minutes']:.2f}")
     print(f"model: {results['model']}  results: {Path(results['model']).parent / 'results.json'}")
+
+
+def run_leave_one_out(cfg: DemoConfig, speakers: list[str]) -> dict:
+    """The demo once per FSDD speaker, that speaker left out (into cfg.out/without-<name>/); -> each speaker's
+    WER on their own takes and the mean, also written to cfg.out/leave_one_speaker_out.json."""
+    from dataclasses import replace
+
+    rows = {}
+    for name in speakers:
+        print(f"\n##### leaving out {name} ({len(rows) + 1} of {len(speakers)}) #####", flush=True)
+        r = run_demo(replace(cfg, out=cfg.out / f"without-{name}", holdout_speaker=name))
+        rows[name] = {"fsdd_wer": r["fsdd_test"]["wer"], "fsdd_cer": r["fsdd_test"]["cer"],
+                      "utterances": r["fsdd_test"]["utterances"], "tts_heldout_wer": r["tts_heldout_voices"]["wer"],
+                      "minutes": r["total_minutes"]}
+    mean = sum(r["fsdd_wer"] for r in rows.values()) / len(rows)
+    out = {"speakers": rows, "mean_fsdd_wer": round(mean, 4), "seed": cfg.seed, "train_minutes": cfg.train_minutes,
+           "overrides": list(cfg.overrides)}
+    cfg.out.mkdir(parents=True, exist_ok=True)
+    (cfg.out / "leave_one_speaker_out.json").write_text(json.dumps(out, indent=2) + "\n")
+    print("\n| left out | takes | WER % (never heard) | CER % | held-out TTS voices WER % | minutes |\n|---|---|---|---|---|---|")
+    for name, r in rows.items():
+        print(f"| {name} | {r['utterances']} | {100 * r['fsdd_wer']:.2f} | {100 * r['fsdd_cer']:.2f} | "
+              f"{100 * r['tts_heldout_wer']:.2f} | {r['minutes']:.2f} |")
+    print(f"\nmean leave-one-speaker-out WER: {100 * mean:.2f}%  ({cfg.out / 'leave_one_speaker_out.json'})")
+    return out

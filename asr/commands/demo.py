@@ -2,9 +2,15 @@
     asr demo --out exp/demo
     asr demo --out exp/demo --train-minutes 3 --hours 1
     asr demo --out exp/try --set model.optim.lr=0.003 --set data.max_duration=40   # tune the recipe
+    asr demo --out exp/loso --holdout-speaker all     # each FSDD speaker left out in turn (4 runs), mean WER
+    asr demo --out exp/no-jackson --holdout-speaker jackson
 
 Prepare tts-digits and FSDD, train the tiny model for a bounded time, evaluate on held-out TTS voices and the
 FSDD test split, transcribe a held-out file and draw its attention. Offline; ~10 minutes on 2 CPU cores.
+
+--holdout-speaker NAME trains without that FSDD speaker (nor their dev takes) and scores every one of their
+takes: a person the model has never heard. `all` does so for each speaker in turn, writing
+OUT/without-NAME/ per speaker and OUT/leave_one_speaker_out.json with each WER and the mean.
 """
 
 from __future__ import annotations
@@ -34,12 +40,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"LightningCLI config to fit (default: the installed {RECIPE})")
     parser.add_argument("--fsdd", type=Path, default=None, metavar="DIR",
                         help="FSDD folder holding recordings/ (default: $ASR_FSDD or ../shared/data/fsdd)")
+    parser.add_argument("--holdout-speaker", metavar="NAME|all",
+                        help="leave this FSDD speaker out of training and score all their takes; all: each in turn")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                         help="override a recipe value, as `asr fit --KEY VALUE` would (repeatable)")
 
 
 def run(args: argparse.Namespace) -> int:
-    from asr.demo import DemoConfig, run_demo
+    from asr.demo import DemoConfig, run_demo, run_leave_one_out
     from asr.errors import UserError
 
     overrides: list[str] = []
@@ -53,7 +61,23 @@ def run(args: argparse.Namespace) -> int:
     if args.threads < 1:
         raise UserError(f"--threads must be at least 1, got {args.threads}")
     d = DemoConfig()
-    run_demo(DemoConfig(out=args.out, data=args.data, hours=args.hours, train_minutes=args.train_minutes,
-                        decode=replace(d.decode, beam=args.beam, ctc_weight=args.ctc_weight), threads=args.threads,
-                        seed=args.seed, recipe=args.recipe, fsdd_root=args.fsdd, overrides=tuple(overrides)))
+    cfg = DemoConfig(out=args.out, data=args.data, hours=args.hours, train_minutes=args.train_minutes,
+                     decode=replace(d.decode, beam=args.beam, ctc_weight=args.ctc_weight), threads=args.threads,
+                     seed=args.seed, recipe=args.recipe, fsdd_root=args.fsdd, overrides=tuple(overrides))
+    if args.holdout_speaker is None:
+        run_demo(cfg)
+        return 0
+    from asr.corpora.fsdd import default_root, find_takes
+
+    root = args.fsdd or default_root()
+    if root is None:
+        raise UserError("--holdout-speaker needs the FSDD recordings: pass --fsdd DIR or set $ASR_FSDD")
+    speakers = sorted({t.speaker for t in find_takes(Path(root))})
+    if args.holdout_speaker == "all":
+        run_leave_one_out(replace(cfg, fsdd_root=Path(root)), speakers)
+    elif args.holdout_speaker in speakers:
+        run_demo(replace(cfg, fsdd_root=Path(root), holdout_speaker=args.holdout_speaker))
+    else:
+        raise UserError(f"--holdout-speaker {args.holdout_speaker!r} is not an FSDD speaker here; choose one of "
+                        f"{', '.join(speakers)}, or all")
     return 0

@@ -203,6 +203,24 @@ def test_noise_has_the_requested_snr_and_keeps_padding_zero():
     assert torch.equal(untouched, audio)
 
 
+def test_band_limiting_leaves_nothing_above_the_cutoff_and_keeps_padding_zero():
+    from asr.data.augment import band_limit
+
+    torch.manual_seed(0)
+    lens = torch.tensor([16000, 9000])
+    audio = torch.randn(2, 16000) * 0.1 * (torch.arange(16000)[None, :] < lens[:, None])
+    low = band_limit(audio, lens, 16000, (3500.0, 3500.0), prob=1.0, generator=torch.Generator().manual_seed(1))
+    assert torch.all(low[1, 9000:] == 0)
+    for b, n in enumerate(lens.tolist()):
+        spec = torch.fft.rfft(low[b, :n]).abs()
+        freqs = torch.fft.rfftfreq(n, 1 / 16000)
+        assert float(spec[freqs > 3500].max()) < 1e-3 * float(spec[freqs < 3000].mean())  # gone above...
+        below = freqs < 3400
+        orig = torch.fft.rfft(audio[b, :n])[below]
+        assert torch.allclose(torch.fft.rfft(low[b, :n])[below], orig, atol=1e-3)  # ...untouched below
+    assert torch.equal(band_limit(audio, lens, 16000, (3500.0, 3500.0), prob=0.0), audio)
+
+
 def test_cmvn_matches_features_of_all_utterances_and_tokenizer_sees_normalised_text(manifests):
     cuts = make_dm(manifests).train_cuts()
     mean, std = compute_cmvn(cuts, n_mels=40)

@@ -1,4 +1,5 @@
-"""Waveform augmentation for training batches: speed perturbation (lhotse) and synthetic additive noise.
+"""Waveform augmentation for training batches: speed perturbation (lhotse), synthetic additive noise, and band
+limiting (a telephone channel: 8 kHz recordings such as FSDD hold nothing above 4 kHz).
 
 Shapes: audio (B, S) zero-padded, with lengths (B,). Padding stays exactly zero, so an utterance's features do
 not depend on what it was batched with.
@@ -64,3 +65,30 @@ def add_noise(
     signal_power = (audio.float() ** 2).sum(1) / lens.clamp(min=1)  # (B,)
     scale = (signal_power / 10 ** (snr / 10)).sqrt() * apply  # (B,)
     return audio + (noise * scale[:, None]).to(audio.dtype)
+
+
+def band_limit(
+    audio: Tensor,
+    lens: Tensor,
+    sample_rate: int,
+    cutoff_hz: tuple[float, float],
+    prob: float = 1.0,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """Low-pass each utterance with probability `prob` at a cutoff drawn from U[cutoff_hz]: what a recording made
+    at 8 kHz (telephone, FSDD) sounds like at 16 kHz. audio (B, S), lens (B,) -> (B, S), padding still zero.
+
+    A brick-wall cut in the spectrum of each row's own samples (zero-phase, so nothing moves in time)."""
+    generator = generator or torch.Generator().manual_seed(int(torch.initial_seed()) % 2**63)
+    B, S = audio.shape
+    lo, hi = cutoff_hz
+    cutoff = lo + (hi - lo) * torch.rand(B, generator=generator)  # (B,) Hz
+    apply = torch.rand(B, generator=generator) < prob  # (B,)
+    out = audio.clone()
+    for b in torch.nonzero(apply).flatten().tolist():
+        n = int(lens[b])
+        spec = torch.fft.rfft(audio[b, :n].float())  # (n // 2 + 1,)
+        freqs = torch.fft.rfftfreq(n, d=1.0 / sample_rate)
+        spec[freqs > cutoff[b]] = 0
+        out[b, :n] = torch.fft.irfft(spec, n=n).to(audio.dtype)
+    return out

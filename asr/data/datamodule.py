@@ -61,6 +61,8 @@ class ASRDataModule(L.LightningDataModule):
         speed_perturb: list[float] | None = None,  # e.g. [0.9, 1.0, 1.1], one drawn per batch
         noise_snr_db: tuple[float, float] | None = None,  # e.g. [10, 30]: white/pink/brown noise at a random SNR
         noise_prob: float = 0.5,
+        band_limit_prob: float = 0.0,  # low-pass this share of training utterances, as an 8 kHz recording is
+        band_limit_hz: tuple[float, float] = (3400.0, 4000.0),  # the cutoff, drawn per utterance
         max_utt_duration: float | None = 30.0,  # training utterances longer than this are dropped
         min_utt_duration: float = 0.1,  # shorter ones give no encoder frames
     ) -> None:
@@ -78,6 +80,8 @@ class ASRDataModule(L.LightningDataModule):
         self.speed_perturb = speed_perturb
         self.noise_snr_db = noise_snr_db
         self.noise_prob = noise_prob
+        self.band_limit_prob = band_limit_prob
+        self.band_limit_hz = band_limit_hz
         self.max_utt_duration = max_utt_duration
         self.min_utt_duration = min_utt_duration
         self._cuts: dict[str, CutSet] = {}
@@ -153,7 +157,8 @@ class ASRDataModule(L.LightningDataModule):
         elif pending and "next_epoch" in pending:
             sampler.set_epoch(pending["next_epoch"])
         self._train_sampler = sampler
-        dataset = ASRDataset(self.sample_rate, self.speed_perturb, self.noise_snr_db, self.noise_prob)
+        dataset = ASRDataset(self.sample_rate, self.speed_perturb, self.noise_snr_db, self.noise_prob,
+                             self.band_limit_prob, self.band_limit_hz)
         return self._loader(dataset, sampler)
 
     def val_dataloader(self) -> DataLoader:

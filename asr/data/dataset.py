@@ -24,7 +24,7 @@ import torch
 from lhotse import CutSet
 from lhotse.dataset.collation import collate_audio
 
-from asr.data.augment import add_noise, perturb_speed
+from asr.data.augment import add_noise, band_limit, perturb_speed
 from asr.errors import UserError
 from asr.text import cut_text, normalise_text
 
@@ -38,8 +38,12 @@ class ASRDataset(torch.utils.data.Dataset):
         speed_perturb: Sequence[float] | None = None,
         noise_snr_db: tuple[float, float] | None = None,
         noise_prob: float = 0.5,
+        band_limit_prob: float = 0.0,
+        band_limit_hz: tuple[float, float] = (3400.0, 4000.0),
     ) -> None:
         self.sample_rate = sample_rate
+        self.band_limit_prob = band_limit_prob
+        self.band_limit_hz = tuple(band_limit_hz)
         self.speed_perturb = list(speed_perturb) if speed_perturb else None
         self.noise_snr_db = tuple(noise_snr_db) if noise_snr_db else None
         self.noise_prob = noise_prob
@@ -59,6 +63,8 @@ class ASRDataset(torch.utils.data.Dataset):
         if len(kept) < len(cuts):
             lost = sorted(set(cuts.ids) - set(kept.ids))
             log.warning("dropped %d cut(s) whose audio could not be read: %s", len(lost), ", ".join(lost[:5]))
+        if self.band_limit_prob > 0:  # before the noise: the channel limits the speech, noise is added after
+            audio = band_limit(audio, audio_lens, self.sample_rate, self.band_limit_hz, self.band_limit_prob, gen)
         if self.noise_snr_db:
             audio = add_noise(audio, audio_lens, self.noise_snr_db, self.noise_prob, gen)
         return {

@@ -55,11 +55,9 @@ def add_noise(
 
     audio (B, S) float, lens (B,) -> (B, S). Signal power is measured over each utterance's own samples.
     """
-    generator = generator or torch.Generator().manual_seed(int(torch.initial_seed()) % 2**63)
+    generator = generator or _default_generator()
     B, S = audio.shape
-    lo, hi = snr_db
-    snr = lo + (hi - lo) * torch.rand(B, generator=generator)  # (B,) dB
-    apply = torch.rand(B, generator=generator) < prob  # (B,)
+    snr, apply = _draws(B, snr_db, prob, generator)  # (B,) dB, (B,) bool
     beta = torch.tensor(list(NOISE_COLOURS.values()))[torch.randint(len(NOISE_COLOURS), (B,), generator=generator)]
     noise = coloured_noise(lens, S, beta, generator)  # (B, S), unit power
     signal_power = (audio.float() ** 2).sum(1) / lens.clamp(min=1)  # (B,)
@@ -79,11 +77,7 @@ def band_limit(
     at 8 kHz (telephone, FSDD) sounds like at 16 kHz. audio (B, S), lens (B,) -> (B, S), padding still zero.
 
     A brick-wall cut in the spectrum of each row's own samples (zero-phase, so nothing moves in time)."""
-    generator = generator or torch.Generator().manual_seed(int(torch.initial_seed()) % 2**63)
-    B, S = audio.shape
-    lo, hi = cutoff_hz
-    cutoff = lo + (hi - lo) * torch.rand(B, generator=generator)  # (B,) Hz
-    apply = torch.rand(B, generator=generator) < prob  # (B,)
+    cutoff, apply = _draws(audio.shape[0], cutoff_hz, prob, generator or _default_generator())  # (B,) Hz, bool
     out = audio.clone()
     for b in torch.nonzero(apply).flatten().tolist():
         n = int(lens[b])
@@ -92,3 +86,14 @@ def band_limit(
         spec[freqs > cutoff[b]] = 0
         out[b, :n] = torch.fft.irfft(spec, n=n).to(audio.dtype)
     return out
+
+
+def _draws(B: int, span: tuple[float, float], prob: float, generator: torch.Generator) -> tuple[Tensor, Tensor]:
+    """Per utterance: a value from U[span] (B,), and whether to apply the augmentation at all (B,) bool."""
+    lo, hi = span
+    value = lo + (hi - lo) * torch.rand(B, generator=generator)
+    return value, torch.rand(B, generator=generator) < prob
+
+
+def _default_generator() -> torch.Generator:
+    return torch.Generator().manual_seed(int(torch.initial_seed()) % 2**63)

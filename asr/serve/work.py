@@ -72,10 +72,6 @@ class Work:
         finally:
             self.served.batcher.fed(self.request)
 
-    def close(self) -> None:
-        if self.plan is not None:
-            self.plan.src.close()
-
     async def results(self) -> AsyncIterator[SegmentResult]:
         for i, f in enumerate(self.futures):
             result = await asyncio.wrap_future(f)

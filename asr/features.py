@@ -20,6 +20,7 @@ class FrontendConfig:
     n_mels: int = 80  # F
     win_ms: float = 25.0
     hop_ms: float = 10.0
+    n_fft: int = 0  # FFT size; 0 (or less than the window): the window's length (ESPnet pads 400 to 512)
     # SpecAugment (training only); widths are upper bounds, drawn per utterance.
     freq_masks: int = 2
     freq_mask_width: int = 27
@@ -46,7 +47,7 @@ class LogMel(nn.Module):
         self.cfg = cfg
         win, hop = _win_hop(cfg)
         self.mel = torchaudio.transforms.MelSpectrogram(
-            sample_rate=cfg.sample_rate, n_fft=win, win_length=win, hop_length=hop,
+            sample_rate=cfg.sample_rate, n_fft=max(cfg.n_fft, win), win_length=win, hop_length=hop,
             n_mels=cfg.n_mels, center=False, power=2.0,
         )
 
@@ -54,6 +55,9 @@ class LogMel(nn.Module):
         win, _ = _win_hop(self.cfg)
         if wave.shape[1] < win:  # shorter than one window: pad so the STFT runs; lengths say 0 frames
             wave = nn.functional.pad(wave, (0, win - wave.shape[1]))
+        extra = self.mel.n_fft - win
+        if extra > 0:  # the window sits centred in a longer FFT: pad so frame t still starts at t * hop (T unchanged)
+            wave = nn.functional.pad(wave, (extra // 2, extra - extra // 2))
         with torch.autocast(wave.device.type, enabled=False):  # under bf16 autocast too: the mel matmul in fp32
             spec = self.mel(wave.float())  # (B, F, T)
         feats = torch.log(spec + 1e-6).transpose(1, 2)  # (B, T, F)

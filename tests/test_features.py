@@ -31,7 +31,7 @@ def _signal(seconds: float, tones: tuple[float, float], seed: int) -> np.ndarray
     return (0.5 * np.sin(2 * np.pi * tones[0] * t) + 0.25 * np.sin(2 * np.pi * tones[1] * t) + noise).astype(np.float32)
 
 
-def _reference_log_mel(y: np.ndarray, n_mels: int, win: int, hop: int) -> np.ndarray:
+def _reference_log_mel(y: np.ndarray, n_mels: int, win: int, hop: int, n_fft: int = 0) -> np.ndarray:
     """(T, F) in float64, written from the definition rather than through torchaudio: frames without centring,
     a periodic Hann window (torch.hann_window's default), |rfft|^2 with n_fft = win, librosa's HTK mel filterbank
     without normalisation over [0, sr/2] (torchaudio's MelSpectrogram defaults: mel_scale="htk", norm=None),
@@ -39,16 +39,18 @@ def _reference_log_mel(y: np.ndarray, n_mels: int, win: int, hop: int) -> np.nda
     T = (len(y) - win) // hop + 1
     frames = np.stack([y[i * hop : i * hop + win] for i in range(T)]).astype(np.float64)  # (T, win)
     window = 0.5 - 0.5 * np.cos(2 * np.pi * np.arange(win) / win)  # periodic: period win, not win - 1
-    power = np.abs(np.fft.rfft(frames * window, n=win, axis=1)) ** 2  # (T, win // 2 + 1)
-    fbank = librosa.filters.mel(sr=SR, n_fft=win, n_mels=n_mels, fmin=0.0, fmax=SR / 2, htk=True, norm=None)
+    n_fft = max(n_fft, win)  # a longer FFT zero-pads each windowed frame (ESPnet: 400 into 512)
+    power = np.abs(np.fft.rfft(frames * window, n=n_fft, axis=1)) ** 2  # (T, n_fft // 2 + 1)
+    fbank = librosa.filters.mel(sr=SR, n_fft=n_fft, n_mels=n_mels, fmin=0.0, fmax=SR / 2, htk=True, norm=None)
     return np.log(power @ fbank.T + 1e-6)  # (T, F)
 
 
-@pytest.mark.parametrize("n_mels", [80, 40])
-def test_log_mel_equals_the_numpy_reference_alone_and_zero_padded_in_a_batch(n_mels):
+@pytest.mark.parametrize(("n_mels", "n_fft"), [(80, 0), (40, 0), (80, 512)])
+def test_log_mel_equals_the_numpy_reference_alone_and_zero_padded_in_a_batch(n_mels, n_fft):
     """Row 1 is a 1 s utterance zero-padded to the 1.25 s of row 0: each row must equal the reference computed on
-    its own samples, so padding changes none of the short utterance's frames."""
-    cfg = FrontendConfig(n_mels=n_mels)
+    its own samples, so padding changes none of the short utterance's frames. With a 512-point FFT (ESPnet's) the
+    frames and their count stay those of the 400-sample window."""
+    cfg = FrontendConfig(n_mels=n_mels, n_fft=n_fft)
     win, hop = 400, 160  # 25 ms and 10 ms at 16 kHz
     long, short = _signal(1.25, (220.0, 5000.0), seed=1), _signal(1.0, (440.0, 3000.0), seed=0)
     wave = torch.zeros(2, len(long))
@@ -57,7 +59,7 @@ def test_log_mel_equals_the_numpy_reference_alone_and_zero_padded_in_a_batch(n_m
     assert lens.tolist() == [(20000 - win) // hop + 1, (16000 - win) // hop + 1] == [123, 98]
     assert feats.shape == (2, 123, n_mels) and feats.dtype == torch.float32
     for b, y in enumerate((long, short)):
-        ref = torch.from_numpy(_reference_log_mel(y, n_mels, win, hop)).float()
+        ref = torch.from_numpy(_reference_log_mel(y, n_mels, win, hop, n_fft)).float()
         # float32 STFT against float64: log-domain error is the power's relative error, ~1e-4 on the weakest bins
         torch.testing.assert_close(feats[b, : lens[b]], ref, rtol=1e-4, atol=1e-3)
 

@@ -113,10 +113,10 @@ RECIPES = sorted((Path(__file__).resolve().parents[1] / "recipes").glob("*/*.yam
 @pytest.mark.timeout(300)
 @pytest.mark.parametrize("recipe", RECIPES, ids=[f"{r.parent.name}/{r.name}" for r in RECIPES])
 def test_every_recipe_trains_two_steps_on_the_cpu(recipe, tmp_path):
-    """Each shipped recipe, as written (its model size, precision, clipping, optimiser, schedule, callbacks), takes
-    two optimiser steps on a 12-cut fixture corpus (fewer cuts than the recipes' up to 30 buckets) with only the
-    device and the data overridden. The GPU recipes keep bf16-mixed with clipping: that combination once crashed
-    at the first step."""
+    """Each shipped recipe, as written (its model size, precision, clipping, optimiser, schedule, callbacks, speed
+    copies), takes two optimiser steps of 8 s of audio (micro-batches of at most 4 s, accumulated) on a 12-cut
+    fixture corpus (fewer cuts than the recipes' up to 30 buckets) with only the device and the data overridden.
+    The GPU recipes keep bf16-mixed with clipping: that combination once crashed at the first step."""
     manifest = noise_corpus(tmp_path / "data", n=12)
     args = ["--config", str(recipe), "--trainer.accelerator", "cpu", "--trainer.devices", "1",
             "--trainer.strategy", "auto", "--trainer.max_steps", "2", "--trainer.max_time", "null",
@@ -124,7 +124,7 @@ def test_every_recipe_trains_two_steps_on_the_cpu(recipe, tmp_path):
             "--trainer.default_root_dir", str(tmp_path / "run"),
             "--data.train_manifests", str(manifest), "--data.valid_manifests", str(manifest),
             "--data.test_manifests", "null", "--data.train_repeats", "null", "--data.num_workers", "0",
-            "--data.max_duration", "4",
+            "--data.max_duration", "4", "--data.audio_per_step", "8",  # 2 micro-batches a step (or 1 of 8 s)
             "--model.tokenizer.kind", "char", "--model.task.cmvn_utterances", "10"]
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
     proc = subprocess.run([sys.executable, "-m", "asr.cli", "fit", *args], env=env, capture_output=True, text=True,

@@ -2,6 +2,7 @@
     asr fit --config recipes/tts/digits.yaml [--trainer.max_epochs 20 ...]
     asr fit --config recipes/tts/digits.yaml --ckpt_path last       # resume a killed run exactly
     asr fit --config recipes/fsdd/digits.yaml --threads 1            # on a busy machine
+    asr fit --config recipes/librispeech/transformer_100h.yaml --print-plan --trainer.devices 8   # steps, lr
     asr validate --config recipes/tts/digits.yaml --ckpt_path exp/digits/checkpoints/last.ckpt
     asr test --config recipes/tts/digits.yaml --ckpt_path best
 
@@ -49,6 +50,8 @@ def compute_flags(args: list[str]) -> tuple[list[str], int | None]:
 
 def run_lightning(subcommand: str, args: list[str]) -> int:
     rest, threads = compute_flags(args)
+    if subcommand == "fit" and "--print-plan" in rest:
+        return print_plan(rest)
     asks_for_help = any(a in ("-h", "--help", "--print_config") or a.startswith("--print_config=") for a in rest)
     if not asks_for_help and not any(a.split("=")[0] in ("--config", "-c", "--trainer.default_root_dir") for a in rest):
         # Without a recipe Lightning would write lightning_logs/ into the current folder before failing.
@@ -61,6 +64,27 @@ def run_lightning(subcommand: str, args: list[str]) -> int:
     from asr.training.cli import build_cli
 
     build_cli([subcommand, *rest])
+    return 0
+
+
+def print_plan(rest: list[str]) -> int:
+    """`asr fit --config R --print-plan [--train-hours H] [--trainer.devices N ...]`: the plan, nothing trained."""
+    from asr.resources import resource
+    from asr.training.cli import TRAINER_DEFAULTS
+    from asr.training.print_plan import plan_lines
+
+    rest = [a for a in rest if a != "--print-plan"]
+    hours = None
+    if any(a.split("=")[0] == "--train-hours" for a in rest):
+        i = next(i for i, a in enumerate(rest) if a.split("=")[0] == "--train-hours")
+        flag, eq, value = rest[i].partition("=")
+        value = value if eq else (rest[i + 1] if i + 1 < len(rest) else "")
+        del rest[i:i + (1 if eq else 2)]
+        try:
+            hours = float(value)
+        except ValueError:
+            raise UserError(f"--train-hours needs a number of hours, got {value!r}") from None
+    print("\n".join(plan_lines(rest, resource(TRAINER_DEFAULTS), hours)))
     return 0
 
 

@@ -8,8 +8,10 @@
       speed_perturb: [0.9, 1.0, 1.1]
 
 Batches come from lhotse's DynamicBucketingSampler: cuts of similar length share a batch (little padding) and a
-batch holds `max_duration` seconds in total, so B varies. Audio is read, resampled to `sample_rate` and augmented
-in `num_workers` worker processes.
+batch holds `max_duration` seconds in total, so B varies. With `audio_per_step` (seconds per optimiser step, all
+devices together) the recipe's batch no longer depends on the GPU count: setup() derives the trainer's gradient
+accumulation and each device's batch from the world size (asr/training/plan.py) and logs the plan. Audio is
+read, resampled to `sample_rate` and augmented in `num_workers` worker processes.
 
 Distributed training: the sampler splits batches across ranks itself (it gets the trainer's world size and rank),
 so the Trainer must run with `use_distributed_sampler=False` (asr/training/cli.py sets it); otherwise
@@ -51,7 +53,10 @@ class ASRDataModule(L.LightningDataModule):
         valid_manifests: Manifests = None,
         test_manifests: Manifests = None,
         train_repeats: list[int] | None = None,  # per train manifest: times its cuts appear in an epoch
-        max_duration: float = 120.0,  # seconds of audio per batch
+        max_duration: float = 120.0,  # seconds of audio per batch and device (with audio_per_step: at most)
+        # Seconds of audio per optimiser step over all devices: gradient accumulation and each device's batch are
+        # then derived from the world size (asr/training/plan.py), so any number of GPUs follows the same path.
+        audio_per_step: float | None = None,
         num_buckets: int = 20,
         buffer_size: int = 20000,  # cuts held by the bucketing sampler; more = better buckets and shuffling
         num_workers: int = 2,
@@ -59,6 +64,9 @@ class ASRDataModule(L.LightningDataModule):
         seed: int = 0,
         sample_rate: int = 16000,
         speed_perturb: list[float] | None = None,  # e.g. [0.9, 1.0, 1.1], one drawn per batch
+        # e.g. [0.9, 1.0, 1.1]: the training set holds a copy of every cut at each speed (ESPnet's and Kaldi's
+        # speed perturbation: an epoch is then 3 passes over the audio, each at another speed)
+        speed_copies: list[float] | None = None,
         noise_snr_db: tuple[float, float] | None = None,  # e.g. [10, 30]: white/pink/brown noise at a random SNR
         noise_prob: float = 0.5,
         band_limit_prob: float = 0.0,  # low-pass this share of training utterances, as an 8 kHz recording is
@@ -71,6 +79,9 @@ class ASRDataModule(L.LightningDataModule):
                           "test": _as_list(test_manifests)}
         self.train_repeats = _check_repeats(train_repeats, self.manifests["train"])
         self.max_duration = max_duration
+        self.audio_per_step = audio_per_step
+        self.batch_plan = None  # asr.training.plan.BatchPlan, made in setup() when audio_per_step is set
+        self.speed_copies = [float(f) for f in speed_copies] if speed_copies else None
         self.num_buckets = num_buckets
         self.buffer_size = buffer_size
         self.num_workers = num_workers
@@ -98,6 +109,24 @@ class ASRDataModule(L.LightningDataModule):
         for split in wanted:
             if self.manifests[split]:
                 self.cuts(split)
+        if self.audio_per_step and self.trainer is not None and stage in (None, "fit"):
+            self._plan_batches()
+
+    def _plan_batches(self) -> None:
+        """Derive each device's batch and the trainer's gradient accumulation from data.audio_per_step."""
+        from asr.training.plan import plan_batches
+
+        trainer = self.trainer
+        plan = plan_batches(self.audio_per_step, self.max_duration, trainer.world_size)
+        if trainer.accumulate_grad_batches not in (1, plan.accumulate):
+            raise UserError(f"trainer.accumulate_grad_batches {trainer.accumulate_grad_batches} and "
+                            f"data.audio_per_step {self.audio_per_step:g} both set the batch; with audio_per_step "
+                            "the accumulation is derived from the number of devices: leave it at 1")
+        trainer.accumulate_grad_batches = plan.accumulate
+        self.batch_plan = plan
+        if trainer.is_global_zero:
+            log.warning("batch plan: %s (accumulate_grad_batches %d derived for world size %d)",
+                        plan.line(), plan.accumulate, plan.world_size)
 
     def cuts(self, split: str) -> CutSet:
         """The cuts of 'train' (duration-filtered, in a fixed shuffled order), 'valid' or 'test'; loaded once."""
@@ -109,6 +138,8 @@ class ASRDataModule(L.LightningDataModule):
             else:
                 cuts = load_cuts(self.manifests[split])
             if split == "train":
+                if self.speed_copies:  # before the duration filter, as ESPnet's asr.sh filters after stage 2
+                    cuts = speed_copies(cuts, self.speed_copies)
                 cuts = self._filter(cuts)
                 if self.shuffle:  # the sampler only shuffles within its buffer: mix concatenated corpora once here
                     cuts = cuts.shuffle(rng=random.Random(self.seed))
@@ -132,13 +163,13 @@ class ASRDataModule(L.LightningDataModule):
         return kept
 
     # ---- loaders ----------------------------------------------------------------------------------------------
-    def make_sampler(self, cuts: CutSet, shuffle: bool) -> DynamicBucketingSampler:
+    def make_sampler(self, cuts: CutSet, shuffle: bool, max_duration: float | None = None) -> DynamicBucketingSampler:
         world_size, rank = self._world()
         with warnings.catch_warnings():  # eager CutSets are fine at our sizes; lhotse suggests lazy ones
             warnings.filterwarnings("ignore", message=".*eagerly read CutSet.*")
             return DynamicBucketingSampler(
                 cuts,
-                max_duration=self.max_duration,
+                max_duration=max_duration or self.max_duration,
                 # a small fine-tuning set may hold fewer cuts than the recipe's buckets (lhotse asserts)
                 num_buckets=max(1, min(self.num_buckets, len(cuts))),
                 buffer_size=self.buffer_size,
@@ -150,8 +181,12 @@ class ASRDataModule(L.LightningDataModule):
             )
 
     def train_dataloader(self) -> DataLoader:
-        sampler = self.make_sampler(self.cuts("train"), shuffle=self.shuffle)
+        per_device = self.batch_plan.per_device if self.batch_plan else None
+        sampler = self.make_sampler(self.cuts("train"), shuffle=self.shuffle, max_duration=per_device)
         pending, self._pending = self._pending, None
+        if pending and pending.get("sampler") and not self._same_batches(pending["sampler"], sampler):
+            pending = {"next_epoch": pending["sampler"]["epoch"]}  # this epoch again, from its start
+            self._consumed = 0
         if pending and pending.get("sampler"):
             sampler.load_state_dict(copy.deepcopy(pending["sampler"]))
         elif pending and "next_epoch" in pending:
@@ -173,6 +208,21 @@ class ASRDataModule(L.LightningDataModule):
             dataset, sampler=sampler, batch_size=None, num_workers=self.num_workers,
             persistent_workers=False,
         )
+
+    def _same_batches(self, state: dict, sampler: DynamicBucketingSampler) -> bool:
+        """Whether a checkpoint's mid-epoch sampler state can be replayed exactly here: the same world size and
+        batch size. Otherwise (resuming on another number of GPUs) the interrupted epoch starts again, as ESPnet
+        resumes at epoch boundaries, and one line says so; the optimiser step and learning rate go on."""
+        old_world = int(state.get("world_size", 1))
+        old_batch = float(state.get("max_duration") or 0)
+        same = old_world == sampler.world_size and abs(old_batch - float(sampler.max_duration)) < 1e-6
+        if not same and (self.trainer is None or self.trainer.is_global_zero):
+            log.warning("this checkpoint was taken mid-epoch %d on %d device(s) with %.1f s batches; here %d "
+                        "device(s) take %.1f s batches, so that epoch's batches cannot be replayed: epoch %d starts "
+                        "again from its beginning (the optimiser step and learning rate go on)",
+                        state["epoch"], old_world, old_batch, sampler.world_size, sampler.max_duration,
+                        state["epoch"])
+        return same
 
     def _world(self) -> tuple[int, int]:
         trainer = self.trainer
@@ -226,6 +276,13 @@ class ASRDataModule(L.LightningDataModule):
         if trainer is None or self._train_sampler is None or self._epoch != self._train_sampler.epoch:
             return False
         return bool(trainer.fit_loop.epoch_loop.batch_progress.is_last_batch)
+
+
+def speed_copies(cuts: CutSet, factors: list[float]) -> CutSet:
+    """One copy of every cut at each speed factor (1.0: the cut itself), as one eager CutSet; copies get ids
+    suffixed `_sp<factor>` (lhotse's convention)."""
+    copies = [cuts if f == 1.0 else cuts.perturb_speed(f) for f in factors]
+    return CutSet.from_cuts(c for s in copies for c in s)
 
 
 def load_repeated(paths: list[str], repeats: list[int]) -> CutSet:

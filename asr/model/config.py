@@ -14,7 +14,8 @@ class ModelConfig:
     heads: int = 4  # H
     enc_layers: int = 12
     dec_layers: int = 6
-    ffn: int = 2048
+    ffn: int = 2048  # the encoder's feed-forward width (and the decoder's, unless dec_ffn is set)
+    dec_ffn: int = 0  # the decoder's feed-forward width; 0: ffn (ESPnet's LibriSpeech-100 transformer: 1024 / 2048)
     dropout: float = 0.1
     attn_dropout: float = 0.0
     subsampling: int = 4  # 4, 6 or 8: T' ~ T / subsampling

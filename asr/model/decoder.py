@@ -54,7 +54,7 @@ class DecoderBlock(nn.Module):
         self.cross_norm = nn.LayerNorm(cfg.d_model)
         self.cross_attn = MultiHeadAttention(cfg.d_model, cfg.heads, cfg.attn_dropout)
         self.ffn_norm = nn.LayerNorm(cfg.d_model)
-        self.ffn = FeedForward(cfg.d_model, cfg.ffn, cfg.dropout)
+        self.ffn = FeedForward(cfg.d_model, cfg.dec_ffn or cfg.ffn, cfg.dropout)
         self.drop = Dropout(cfg.dropout)
 
     def forward(

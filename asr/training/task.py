@@ -13,6 +13,8 @@ A cosine over `trainer.max_time` continues from the progress the checkpoint reco
 from __future__ import annotations
 
 import copy
+import hashlib
+import json
 import random
 import sys
 from dataclasses import asdict, dataclass, field
@@ -22,6 +24,7 @@ import numpy as np
 import torch
 
 from asr.decoding.options import DecodeOptions
+from asr.errors import UserError
 from asr.metrics import error_report
 from asr.model import ASRModel, ModelConfig, pad_targets
 from asr.tokenizer import Tokenizer, tokenizer_from_state
@@ -76,6 +79,7 @@ class ASRTask(L.LightningModule):
         self._seed: int | None = None  # the run's seed: set at its first fit, then carried by its checkpoints
         self._clock_anchor = (0.0, 0.0)  # (seconds trained, schedule progress) the clock-driven cosine goes on from
         self._micro_step, self._micro = -1, 0  # the optimiser step and micro-batch last seeded
+        self._step_audio = 0.0  # seconds of audio in this rank's micro-batches since the last optimiser step
 
     # ---- building -------------------------------------------------------------------------------------
     def build(self, tokenizer: Tokenizer) -> None:
@@ -89,11 +93,21 @@ class ASRTask(L.LightningModule):
             return
         from asr.data.stats import compute_cmvn, train_tokenizer_from_cuts
 
-        dm = self.trainer.datamodule
-        cuts = dm.train_cuts()
-        self.build(train_tokenizer_from_cuts(cuts, self.tok_cfg.kind, self.tok_cfg.vocab_size))
-        mean, std = compute_cmvn(cuts, n_mels=self.model_cfg.frontend.n_mels, max_cuts=self.task_cfg.cmvn_utterances)
-        self.net.cmvn.set_stats(mean, std)
+        # Rank 0 trains the tokenizer and measures the CMVN statistics once; the other ranks receive both (each
+        # training its own would cost every rank the time, and only rank 0's would be saved).
+        trainer = self.trainer
+        payload = None
+        if trainer.is_global_zero:
+            cuts = trainer.datamodule.train_cuts()
+            tok = train_tokenizer_from_cuts(cuts, self.tok_cfg.kind, self.tok_cfg.vocab_size)
+            mean, std = compute_cmvn(cuts, n_mels=self.model_cfg.frontend.n_mels,
+                                     max_cuts=self.task_cfg.cmvn_utterances)
+            payload = (tok.state(), mean.tolist(), std.tolist())
+        if trainer.world_size > 1:
+            payload = trainer.strategy.broadcast(payload, src=0)
+        state, mean, std = payload
+        self.build(tokenizer_from_state(state))
+        self.net.cmvn.set_stats(torch.tensor(mean), torch.tensor(std))
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["asr_tokenizer"] = self.tokenizer.state()
@@ -116,6 +130,7 @@ class ASRTask(L.LightningModule):
             self._clock_anchor = (float(clock["elapsed"]), float(clock["progress"]))
 
     def on_fit_start(self) -> None:
+        self._check_same_tokenizer()
         if self._seed is None:  # a fresh run: the seed `seed_everything` (or torch) started the process with
             self._seed = int(torch.initial_seed())
         timer = self._budget_timer()
@@ -126,6 +141,17 @@ class ASRTask(L.LightningModule):
             print(f"warning: this run has trained {dhms(trained)} of its max_time {dhms(budget)}; to train on, resume "
                   f"with more time, e.g. --trainer.max_time {dhms(2 * budget)} (the learning-rate schedule goes on "
                   "from where it stopped)", file=sys.stderr)
+
+    def _check_same_tokenizer(self) -> None:
+        """Every rank must hold the same tokenizer (trained once, or read from the same checkpoint)."""
+        if self.trainer.world_size <= 1:
+            return
+        digest = hashlib.sha256(json.dumps(self.tokenizer.state(), sort_keys=True).encode()).digest()
+        mine = torch.tensor([int.from_bytes(digest[:7], "little")], dtype=torch.int64, device=self.device)
+        every = self.trainer.strategy.all_gather(mine).reshape(-1)
+        if not bool((every == every[0]).all()):
+            raise UserError(f"the ranks hold different tokenizers ({every.tolist()}); start the run again from one "
+                            "checkpoint, or delete the run folder to train a new tokenizer")
 
     def on_train_batch_start(self, batch: dict, batch_idx: int) -> None:
         # By optimiser step (restored exactly by every checkpoint; Lightning's batch_idx is not after some resumes)
@@ -150,7 +176,15 @@ class ASRTask(L.LightningModule):
         )
         self.log("loss", losses.loss, batch_size=B, prog_bar=True, logger=False)
         self.log("lr", self.optimizers().param_groups[0]["lr"], batch_size=B, prog_bar=True)
+        self._step_audio += float(batch["audio_lens"].sum()) / self.model_cfg.frontend.sample_rate
         return losses.loss
+
+    def on_before_optimizer_step(self, optimizer) -> None:
+        # The audio this optimiser step learnt from: every micro-batch on every rank (asr/training/plan.py)
+        total = torch.tensor(self._step_audio, dtype=torch.float64, device=self.device)
+        self._step_audio = 0.0
+        total = self.trainer.strategy.reduce(total, reduce_op="sum")
+        self.log("train/audio_s", total.float(), on_step=True, on_epoch=False, batch_size=1, rank_zero_only=True)
 
     def validation_step(self, batch: dict, batch_idx: int) -> None:
         self._score_batch(batch, "val")
@@ -166,6 +200,10 @@ class ASRTask(L.LightningModule):
         losses = self._losses(batch)
         self.log_dict({f"{prefix}/loss": losses.loss, f"{prefix}/ctc": losses.ctc, f"{prefix}/att": losses.att},
                       batch_size=B, sync_dist=True)
+        # ESPnet's `acc`: the attention decoder's token accuracy under teacher forcing, weighted by tokens;
+        # recipes that follow ESPnet pick and average checkpoints by it (`monitor: val_acc`, mode max)
+        tokens = sum(len(self.tokenizer.encode(t)) + 1 for t in batch["text"])
+        self.log(f"{prefix}_acc", losses.att_acc, batch_size=tokens, sync_dist=True)
         enc, enc_lens, _ = self.net.encode(batch["audio"], batch["audio_lens"])
         hyps = decode_encoded(self.net, enc, enc_lens, self.task_cfg.decode)
         self._scored += [(ref, self.tokenizer.decode(h)) for ref, h in zip(batch["text"], hyps)]

@@ -21,6 +21,8 @@ class FrontendConfig:
     win_ms: float = 25.0
     hop_ms: float = 10.0
     n_fft: int = 0  # FFT size; 0 (or less than the window): the window's length (ESPnet pads 400 to 512)
+    f_max: float = 0.0  # the top of the mel filterbank in Hz; 0: sample_rate / 2. 4000: telephone band only, so
+    # 8 kHz recordings and full-band audio look alike to the model
     # SpecAugment (training only); widths are upper bounds, drawn per utterance.
     freq_masks: int = 2
     freq_mask_width: int = 27
@@ -48,7 +50,7 @@ class LogMel(nn.Module):
         win, hop = _win_hop(cfg)
         self.mel = torchaudio.transforms.MelSpectrogram(
             sample_rate=cfg.sample_rate, n_fft=max(cfg.n_fft, win), win_length=win, hop_length=hop,
-            n_mels=cfg.n_mels, center=False, power=2.0,
+            n_mels=cfg.n_mels, center=False, power=2.0, f_max=cfg.f_max or None,
         )
 
     def forward(self, wave: Tensor, lens: Tensor) -> tuple[Tensor, Tensor]:

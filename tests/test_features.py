@@ -233,3 +233,17 @@ def test_time_warp_zero_is_the_identity_and_specaugment_warps_before_masking():
             if n:
                 zero = out[b, :n] == 0
                 assert torch.equal(zero, zero.all(0)[None, :] | zero.all(1)[:, None])
+
+
+def test_a_telephone_band_filterbank_ignores_everything_above_its_top():
+    """f_max 4000: a loud 6.5 kHz tone added to the signal leaves the features as they were (an 8 kHz recording
+    and a full-band one of the same speech look alike); the full-band filterbank sees it."""
+    y = _signal(1.0, (440.0, 1800.0), seed=3)
+    tone = (0.5 * np.sin(2 * np.pi * 6500.0 * np.arange(len(y)) / SR)).astype(np.float32)
+    lens = torch.tensor([len(y)])
+    for f_max, changed in ((4000.0, False), (0.0, True)):
+        frontend = LogMel(FrontendConfig(n_mels=40, f_max=f_max))
+        plain, _ = frontend(torch.from_numpy(y)[None], lens)
+        loud, _ = frontend(torch.from_numpy(y + tone)[None], lens)
+        diff = (loud - plain).abs().max().item()
+        assert (diff > 1.0) if changed else (diff < 0.05), (f_max, diff)

@@ -26,7 +26,7 @@ def merged_config(args: list[str], defaults: Path) -> dict[str, Any]:
     it = iter(args)
     for a in it:
         flag, eq, value = a.partition("=")
-        if not flag.startswith("--"):
+        if not flag.startswith("--") and flag != "-c":
             continue
         if not eq:
             value = next(it, "")

@@ -162,9 +162,11 @@ class ASRTask(L.LightningModule):
         seed_batch(self._seed or 0, self.trainer.global_rank, step, self._micro)
 
     # ---- steps ----------------------------------------------------------------------------------------
-    def _losses(self, batch: dict):
-        ids = [self.tokenizer.encode(t) for t in batch["text"]]
-        targets, target_lens = pad_targets(ids, self.device)
+    def _targets(self, batch: dict):
+        return pad_targets([self.tokenizer.encode(t) for t in batch["text"]], self.device)  # (B, U), (B,)
+
+    def _losses(self, batch: dict, targets=None):
+        targets, target_lens = targets if targets is not None else self._targets(batch)
         return self.net(batch["audio"], batch["audio_lens"], targets, target_lens)
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
@@ -197,12 +199,13 @@ class ASRTask(L.LightningModule):
         from asr.decoding.policy import decode_encoded
 
         B = len(batch["text"])
-        losses = self._losses(batch)
+        targets = self._targets(batch)
+        losses = self._losses(batch, targets)
         self.log_dict({f"{prefix}/loss": losses.loss, f"{prefix}/ctc": losses.ctc, f"{prefix}/att": losses.att},
                       batch_size=B, sync_dist=True)
         # ESPnet's `acc`: the attention decoder's token accuracy under teacher forcing, weighted by tokens;
         # recipes that follow ESPnet pick and average checkpoints by it (`monitor: val_acc`, mode max)
-        tokens = sum(len(self.tokenizer.encode(t)) + 1 for t in batch["text"])
+        tokens = int(targets[1].sum()) + B  # each target and its <eos>
         self.log(f"{prefix}_acc", losses.att_acc, batch_size=tokens, sync_dist=True)
         enc, enc_lens, _ = self.net.encode(batch["audio"], batch["audio_lens"])
         hyps = decode_encoded(self.net, enc, enc_lens, self.task_cfg.decode)

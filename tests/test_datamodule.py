@@ -223,8 +223,10 @@ def test_band_limiting_leaves_nothing_above_the_cutoff_and_keeps_padding_zero():
 
 def test_cmvn_matches_features_of_all_utterances_and_tokenizer_sees_normalised_text(manifests):
     cuts = make_dm(manifests).train_cuts()
-    mean, std = compute_cmvn(cuts, n_mels=40)
-    frontend = LogMel(FrontendConfig(n_mels=40))
+    # The model's own frontend, not a default one: a telephone-band filterbank in a longer FFT.
+    cfg = FrontendConfig(n_mels=40, f_max=4000, n_fft=512)
+    mean, std = compute_cmvn(cuts, cfg)
+    frontend = LogMel(cfg)
     frames = []
     for cut in cuts:
         wave = torch.from_numpy(cut.resample(16000).load_audio()).float()  # (1, S)
@@ -233,7 +235,9 @@ def test_cmvn_matches_features_of_all_utterances_and_tokenizer_sees_normalised_t
     allf = torch.cat(frames).double()
     assert torch.allclose(mean.double(), allf.mean(0), atol=1e-3)
     assert torch.allclose(std.double(), allf.std(0, unbiased=False), atol=1e-3)
-    sub_mean, _ = compute_cmvn(cuts, n_mels=40, max_cuts=5)
+    full_band, _ = compute_cmvn(cuts, FrontendConfig(n_mels=40))
+    assert not torch.allclose(full_band, mean, atol=1e-2)  # another filterbank, other statistics
+    sub_mean, _ = compute_cmvn(cuts, cfg, max_cuts=5)
     assert not torch.allclose(sub_mean, mean)  # a different (random) subset
     tok = train_tokenizer_from_cuts(cuts, "char")
     assert tok.decode(tok.encode("Number 7, okay!")) == "number 7 okay"

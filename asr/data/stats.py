@@ -19,10 +19,13 @@ if TYPE_CHECKING:
 
 @torch.no_grad()
 def compute_cmvn(
-    cuts: CutSet, n_mels: int = 80, max_cuts: int | None = None, sample_rate: int = 16000, seed: int = 0,
+    cuts: CutSet, frontend: FrontendConfig | None = None, max_cuts: int | None = None, seed: int = 0,
     num_workers: int = 2, batch_seconds: float = 60.0,
 ) -> tuple[Tensor, Tensor]:
     """Per-bin log-mel mean and std (F,), (F,) over the valid frames of the cuts (a random `max_cuts` of them).
+
+    `frontend` is the model's own (sample rate, mels, FFT size, filterbank top): the statistics must describe the
+    features the model will normalise, not a default filterbank's.
 
     A random subset rather than the first N: manifests are often sorted by speaker or length. Audio is read and
     resampled by the training dataset in worker processes; batching does not change the statistics because the
@@ -37,12 +40,13 @@ def compute_cmvn(
     if max_cuts is not None and len(cut_list) > max_cuts:
         cut_list = random.Random(seed).sample(cut_list, max_cuts)
     sampler = SimpleCutSampler(CutSet.from_cuts(cut_list), max_duration=batch_seconds, world_size=1, rank=0)
-    loader = DataLoader(ASRDataset(sample_rate), sampler=sampler, batch_size=None, num_workers=num_workers)
-    frontend = LogMel(FrontendConfig(sample_rate=sample_rate, n_mels=n_mels))
-    acc = StatsAccumulator(n_mels)
+    cfg = frontend or FrontendConfig()
+    loader = DataLoader(ASRDataset(cfg.sample_rate), sampler=sampler, batch_size=None, num_workers=num_workers)
+    logmel = LogMel(cfg)
+    acc = StatsAccumulator(cfg.n_mels)
     with tqdm(total=len(cut_list), desc="CMVN statistics", unit=" utt") as bar:
         for batch in loader:
-            feats, lens = frontend(batch["audio"], batch["audio_lens"])  # (B, T, F), (B,)
+            feats, lens = logmel(batch["audio"], batch["audio_lens"])  # (B, T, F), (B,)
             acc.update(feats, lens)
             bar.update(len(batch["ids"]))
     return acc.result()

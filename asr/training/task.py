@@ -100,7 +100,7 @@ class ASRTask(L.LightningModule):
         if trainer.is_global_zero:
             cuts = trainer.datamodule.train_cuts()
             tok = train_tokenizer_from_cuts(cuts, self.tok_cfg.kind, self.tok_cfg.vocab_size)
-            mean, std = compute_cmvn(cuts, n_mels=self.model_cfg.frontend.n_mels,
+            mean, std = compute_cmvn(cuts, self.model_cfg.frontend,
                                      max_cuts=self.task_cfg.cmvn_utterances)
             payload = (tok.state(), mean.tolist(), std.tolist())
         if trainer.world_size > 1:

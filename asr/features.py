@@ -23,6 +23,8 @@ class FrontendConfig:
     n_fft: int = 0  # FFT size; 0 (or less than the window): the window's length (ESPnet pads 400 to 512)
     f_max: float = 0.0  # the top of the mel filterbank in Hz; 0: sample_rate / 2. 4000: telephone band only, so
     # 8 kHz recordings and full-band audio look alike to the model
+    utterance_cmn: bool = False  # subtract each utterance's own mean log-mel per bin (over its frames) before the
+    # global CMVN: a fixed gain, microphone or vocal-tract tilt is a constant per bin in the log domain and cancels
     # SpecAugment (training only); widths are upper bounds, drawn per utterance.
     freq_masks: int = 2
     freq_mask_width: int = 27
@@ -63,7 +65,26 @@ class LogMel(nn.Module):
         with torch.autocast(wave.device.type, enabled=False):  # under bf16 autocast too: the mel matmul in fp32
             spec = self.mel(wave.float())  # (B, F, T)
         feats = torch.log(spec + 1e-6).transpose(1, 2)  # (B, T, F)
-        return feats, num_frames(lens, self.cfg)
+        frames = num_frames(lens, self.cfg)
+        if self.cfg.utterance_cmn:
+            feats = utterance_mean_norm(feats, frames)
+        return feats, frames
+
+
+CMN_RANGE = 6.9  # nats of power (30 dB) below an utterance's loudest frame that still count for its mean
+
+
+def utterance_mean_norm(feats: Tensor, lens: Tensor) -> Tensor:
+    """(B, T, F) minus each utterance's mean log-mel (B, 1, F) over its speech frames: valid frames within 30 dB
+    of its loudest, so the share of silence (digital zeros in synthetic audio, a noise floor in recordings) does not
+    move the mean. Padding frames stay as they were: an utterance's result is the same alone or padded in a batch.
+    """
+    valid = torch.arange(feats.shape[1], device=feats.device)[None, :] < lens[:, None]  # (B, T)
+    energy = feats.mean(-1).masked_fill(~valid, float("-inf"))  # (B, T)
+    loud = valid & (energy >= energy.amax(1, keepdim=True) - CMN_RANGE)  # (B, T); holds the loudest frame
+    w = loud.unsqueeze(-1).to(feats.dtype)  # (B, T, 1)
+    mean = (feats * w).sum(1, keepdim=True) / w.sum(1, keepdim=True).clamp(min=1)  # (B, 1, F)
+    return torch.where(valid.unsqueeze(-1), feats - mean, feats)
 
 
 class GlobalCMVN(nn.Module):

@@ -247,3 +247,35 @@ def test_a_telephone_band_filterbank_ignores_everything_above_its_top():
         loud, _ = frontend(torch.from_numpy(y + tone)[None], lens)
         diff = (loud - plain).abs().max().item()
         assert (diff > 1.0) if changed else (diff < 0.05), (f_max, diff)
+
+
+def test_utterance_cmn_cancels_a_gain_and_ignores_the_share_of_silence_alone_or_in_a_batch():
+    """utterance_cmn: a 20 dB louder take gives the same features (a gain is a constant per bin in the log
+    domain); digital silence appended after the speech leaves the speech frames as they were (the mean is taken
+    over frames within 30 dB of the loudest); padded in a batch == alone. Without it the gain shows."""
+    y = _signal(1.0, (300.0, 1200.0), seed=4)
+    y[-SR // 10 :] *= np.linspace(1.0, 0.0, SR // 10, dtype=np.float32)  # faded out, as speech ends: no click
+    silence = np.zeros(SR, dtype=np.float32)
+    cmn = LogMel(FrontendConfig(n_mels=40, utterance_cmn=True))
+    lens = torch.tensor([len(y)])
+    plain, n = cmn(torch.from_numpy(y)[None], lens)
+    loud, _ = cmn(torch.from_numpy(10 * y)[None], lens)
+    assert torch.allclose(loud, plain, atol=5e-3)  # up to the log floor (1e-6) in the faded tail
+    assert abs(plain[0, : n[0]].mean().item()) < 1e-4
+    long, m = cmn(torch.from_numpy(np.concatenate([y, silence]))[None], torch.tensor([2 * len(y)]))
+    assert m[0] > n[0] + 90
+    # A second of silence moves the speech frames by a few hundredths (the quiet frames of the fade that now
+    # have neighbours); a mean over every frame would move them by several units.
+    assert (long[0, : n[0]] - plain[0, : n[0]]).abs().max().item() < 0.1
+    raw, _ = LogMel(FrontendConfig(n_mels=40))(torch.from_numpy(np.concatenate([y, silence]))[None], m)
+    assert (raw[0, : m[0]].mean(0) - raw[0, : n[0]].mean(0)).abs().min().item() > 3.0
+    batch = torch.zeros(2, 2 * len(y))
+    batch[0, : len(y)] = torch.from_numpy(y)
+    batch[1] = torch.from_numpy(np.concatenate([y, silence]))
+    out, lens_b = cmn(batch, torch.tensor([len(y), 2 * len(y)]))
+    assert torch.allclose(out[0, : n[0]], plain[0, : n[0]], atol=1e-4)
+    assert torch.allclose(out[1, : m[0]], long[0, : m[0]], atol=1e-3)
+    off = LogMel(FrontendConfig(n_mels=40))
+    a, _ = off(torch.from_numpy(y)[None], lens)
+    b, _ = off(torch.from_numpy(10 * y)[None], lens)
+    assert (b - a).mean().item() == pytest.approx(math.log(100.0), abs=0.05)

@@ -1,0 +1,37 @@
+"""tools/loso_table.py: leave-one-speaker-out runs side by side, with the spread over seeds."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+TOOL = Path(__file__).resolve().parents[1] / "tools" / "loso_table.py"
+
+
+def _finished(out: Path, wers: dict[str, float]) -> None:
+    out.mkdir()
+    rows = {s: {"fsdd_wer": w, "tts_heldout_wer": 0.02} for s, w in wers.items()}
+    (out / "leave_one_speaker_out.json").write_text(json.dumps({"speakers": rows}))
+
+
+def test_loso_table_gives_each_run_its_mean_and_the_spread_over_runs_and_reads_a_run_still_going(tmp_path):
+    _finished(tmp_path / "seed0", {"a": 0.10, "b": 0.20})
+    _finished(tmp_path / "seed1", {"a": 0.30, "b": 0.20})
+    going = tmp_path / "seed2"
+    (going / "without-a").mkdir(parents=True)
+    (going / "without-a" / "results.json").write_text(json.dumps(
+        {"holdout_speaker": "a", "fsdd_test": {"wer": 0.05}, "tts_heldout_voices": {"wer": 0.01}}))
+    out = subprocess.run([sys.executable, str(TOOL), "--markdown", *(str(tmp_path / f"seed{i}") for i in range(3))],
+                         capture_output=True, text=True, check=True).stdout
+    lines = out.splitlines()
+    assert lines[0] == "| run | a | b | mean | TTS mean |"
+    assert lines[2] == "| seed0 | 10.00 | 20.00 | 15.00 | 2.00 |"
+    assert lines[3] == "| seed1 | 30.00 | 20.00 | 25.00 | 2.00 |"
+    assert lines[4] == "| seed2 | 5.00 | - | 5.00 (partial) | 1.00 |"
+    assert lines[5].startswith("| mean over runs | 15.00 | 20.00 | 20.00 |")  # partial runs stay out of the mean
+    assert lines[6].startswith("| min-max | 5.0-30.0 | 20.0-20.0 | 15.00-25.00 |")
+    assert "7.07" in lines[7]  # stdev of 15 and 25
+    bad = subprocess.run([sys.executable, str(TOOL), str(tmp_path)], capture_output=True, text=True)
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1

@@ -1,0 +1,84 @@
+"""Usage:
+    python tools/loso_table.py exp/loso-band-fmax-cmvnfix exp/loso-cmvnfix-seed1 exp/loso-cmvnfix-seed2
+    python tools/loso_table.py --markdown exp/loso-a exp/loso-b
+
+Leave-one-speaker-out runs (`asr demo --holdout-speaker all`) side by side: each run's per-speaker FSDD WER and
+mean, then, over the runs given (seeds of one recipe), each speaker's mean, min-max and the spread of the means.
+Reads OUT/leave_one_speaker_out.json, or the OUT/without-NAME/results.json of a run still going.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+from pathlib import Path
+
+
+def load_run(out: Path) -> dict[str, tuple[float, float]]:
+    """{speaker: (FSDD WER %, held-out TTS WER %)} for one run folder."""
+    table = out / "leave_one_speaker_out.json"
+    if table.is_file():
+        rows = json.loads(table.read_text())["speakers"]
+        return {k: (100 * v["fsdd_wer"], 100 * v["tts_heldout_wer"]) for k, v in rows.items()}
+    found = {}
+    for res in sorted(out.glob("without-*/results.json")):
+        r = json.loads(res.read_text())
+        found[r["holdout_speaker"]] = (100 * r["fsdd_test"]["wer"], 100 * r["tts_heldout_voices"]["wer"])
+    return found
+
+
+def summarise(runs: dict[str, dict[str, tuple[float, float]]]) -> list[list[str]]:
+    """Rows of text: a header, one row per run, and with several runs their per-speaker mean and range."""
+    speakers = sorted({s for r in runs.values() for s in r})
+    rows = [["run", *speakers, "mean", "TTS mean"]]
+    means = []
+    for name, r in runs.items():
+        fsdd = [r[s][0] for s in speakers if s in r]
+        tts = [r[s][1] for s in speakers if s in r]
+        full = len(fsdd) == len(speakers)
+        if full:
+            means.append(statistics.fmean(fsdd))
+        rows.append([name, *(f"{r[s][0]:.2f}" if s in r else "-" for s in speakers),
+                     f"{statistics.fmean(fsdd):.2f}" + ("" if full else " (partial)") if fsdd else "-",
+                     f"{statistics.fmean(tts):.2f}" if tts else "-"])
+    if len(runs) > 1:
+        per = [[r[s][0] for r in runs.values() if s in r] for s in speakers]
+        rows.append(["mean over runs", *(f"{statistics.fmean(v):.2f}" for v in per),
+                     f"{statistics.fmean(means):.2f}" if means else "-", ""])
+        rows.append(["min-max", *(f"{min(v):.1f}-{max(v):.1f}" for v in per),
+                     f"{min(means):.2f}-{max(means):.2f}" if means else "-", ""])
+        if len(means) > 1:
+            rows.append(["std of the means", *([""] * len(speakers)), f"{statistics.stdev(means):.2f}", ""])
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("runs", nargs="+", type=Path, help="asr demo --holdout-speaker all output folders")
+    p.add_argument("--markdown", action="store_true", help="a Markdown table")
+    args = p.parse_args(argv)
+    runs = {}
+    for out in args.runs:
+        r = load_run(out)
+        if not r:
+            print(f"{out}: no leave_one_speaker_out.json nor without-*/results.json; is it an "
+                  f"`asr demo --holdout-speaker all` folder?", file=sys.stderr)
+            return 2
+        runs[out.name] = r
+    rows = summarise(runs)
+    if args.markdown:
+        print("| " + " | ".join(rows[0]) + " |")
+        print("|" + "---|" * len(rows[0]))
+        for row in rows[1:]:
+            print("| " + " | ".join(row) + " |")
+    else:
+        widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+        for row in rows:
+            print("  ".join(c.ljust(w) for c, w in zip(row, widths)))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -29,13 +29,14 @@ def _task() -> ASRTask:
 
 
 def _fit(manifest: Path, root: Path, max_steps: int, ckpt_every: int | None = None, ckpt_path=None,
-         **trainer_args) -> ASRTask:
+         callbacks_extra: list | None = None, **trainer_args) -> ASRTask:
     L.seed_everything(0, workers=True)
     task = _task()
     dm = ASRDataModule(train_manifests=str(manifest), valid_manifests=str(manifest), max_duration=4.0,
                        num_buckets=2, num_workers=0, seed=0)
     callbacks = [ModelCheckpoint(dirpath=root / "ckpt", every_n_train_steps=ckpt_every, save_last=True,
                                  save_top_k=0)] if ckpt_every else []
+    callbacks = (callbacks_extra or []) + callbacks
     trainer = L.Trainer(
         accelerator="cpu", devices=1, max_steps=max_steps, limit_val_batches=0, logger=False,
         enable_progress_bar=False, enable_model_summary=False, enable_checkpointing=bool(ckpt_every),
@@ -184,3 +185,32 @@ def test_fit_then_average_best_then_test_through_the_command_line(tmp_path):
     tested = asr("test", *common, "--ckpt_path", str(folder / "last.ckpt"))
     assert tested.returncode == 0, tested.stderr[-3000:]
     assert "test_wer" in tested.stdout + tested.stderr
+
+
+def test_ema_weights_are_the_moving_average_of_the_steps_and_what_the_checkpoint_exports(tmp_path):
+    """asr.training.ema.EMA(decay 0.5): after steps with weights w1, w2, w3 the model holds e3 = 0.5 e2 + 0.5 w3
+    (e1 = w1); last.ckpt exports e3 and keeps w3 to resume from."""
+    from asr.training.ema import EMA
+
+    class Record(L.Callback):
+        def __init__(self) -> None:
+            self.steps: list[dict[str, torch.Tensor]] = []
+
+        def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+            self.steps.append({k: v.detach().clone() for k, v in pl_module.net.state_dict().items()})
+
+    manifest = noise_corpus(tmp_path / "data", n=8)
+    rec = Record()
+    task = _fit(manifest, tmp_path / "run", max_steps=3, ckpt_every=3, callbacks_extra=[rec, EMA(decay=0.5)])
+    w1, w2, w3 = rec.steps
+    key = "decoder.out.weight" if "decoder.out.weight" in w1 else next(k for k in w1 if k.endswith("weight"))
+    ema = {k: 0.25 * w1[k] + 0.25 * w2[k] + 0.5 * w3[k] for k in w1 if w1[k].is_floating_point()}
+    assert not torch.allclose(ema[key], w3[key])  # the average is not the last weights
+    for k, v in ema.items():
+        torch.testing.assert_close(task.net.state_dict()[k], v, msg=f"{k} is not the average")
+    ckpt = torch.load(tmp_path / "run" / "ckpt" / "last.ckpt", weights_only=False)
+    torch.testing.assert_close(ckpt["current_model_state"][f"net.{key}"], w3[key])
+    export([tmp_path / "run" / "ckpt" / "last.ckpt"], tmp_path / "model.pt")
+    model, _, _ = load_model_file(tmp_path / "model.pt")
+    for k, v in ema.items():
+        torch.testing.assert_close(model.state_dict()[k], v)

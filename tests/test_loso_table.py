@@ -35,3 +35,17 @@ def test_loso_table_gives_each_run_its_mean_and_the_spread_over_runs_and_reads_a
     assert "7.07" in lines[7]  # stdev of 15 and 25
     bad = subprocess.run([sys.executable, str(TOOL), str(tmp_path)], capture_output=True, text=True)
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1
+
+
+def test_loso_vote_takes_the_hypothesis_most_runs_gave_on_each_take(tmp_path):
+    hyps = {"r0": ["one", "two", "six"], "r1": ["one", "nine", "seven"], "r2": ["five", "nine", "six"]}
+    refs = ["one", "two", "six"]
+    for run, hyp in hyps.items():
+        _finished(tmp_path / run, {"a": sum(h != r for h, r in zip(hyp, refs)) / 3})
+        (tmp_path / run / "without-a" / "eval").mkdir(parents=True)
+        lines = [f"{i}_a_{i}:\tref=['{r}']\n{i}_a_{i}:\thyp=['{h}']" for i, (r, h) in enumerate(zip(refs, hyp))]
+        (tmp_path / run / "without-a" / "eval" / "recogs-fsdd_test.txt").write_text("\n".join(lines) + "\n")
+    out = subprocess.run([sys.executable, str(TOOL), "--markdown", "--vote", *(str(tmp_path / r) for r in hyps)],
+                         capture_output=True, text=True, check=True).stdout
+    # take 0: one (2 of 3), right; take 1: nine (2 of 3), wrong; take 2: six (2 of 3), right -> 1 of 3 wrong
+    assert "| majority vote of 3 | 33.33 | 33.33 |" in out

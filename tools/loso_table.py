@@ -1,15 +1,20 @@
 """Usage:
     python tools/loso_table.py exp/loso-band-fmax-cmvnfix exp/loso-cmvnfix-seed1 exp/loso-cmvnfix-seed2
     python tools/loso_table.py --markdown exp/loso-a exp/loso-b
+    python tools/loso_table.py --vote exp/loso-a exp/loso-b exp/loso-c   # + a majority vote of the runs per take
 
 Leave-one-speaker-out runs (`asr demo --holdout-speaker all`) side by side: each run's per-speaker FSDD WER and
 mean, then, over the runs given (seeds of one recipe), each speaker's mean, min-max and the spread of the means.
-Reads OUT/leave_one_speaker_out.json, or the OUT/without-NAME/results.json of a run still going.
+Reads OUT/leave_one_speaker_out.json, or the OUT/without-NAME/results.json of a run still going. `--vote` adds a
+row for the ensemble of the runs: per take, the hypothesis most runs gave (ties: the first run's), scored as the
+share of takes whose hypothesis is not the reference (FSDD takes are one word each, so that is their WER).
 """
 
 from __future__ import annotations
 
 import argparse
+import ast
+import collections
 import json
 import statistics
 import sys
@@ -27,6 +32,29 @@ def load_run(out: Path) -> dict[str, tuple[float, float]]:
         r = json.loads(res.read_text())
         found[r["holdout_speaker"]] = (100 * r["fsdd_test"]["wer"], 100 * r["tts_heldout_voices"]["wer"])
     return found
+
+
+def load_recogs(out: Path, speaker: str) -> tuple[dict[str, str], dict[str, str]]:
+    """(references, hypotheses) by take id from OUT/without-SPEAKER/eval/recogs-fsdd_test.txt."""
+    ref: dict[str, str] = {}
+    hyp: dict[str, str] = {}
+    for line in (out / f"without-{speaker}" / "eval" / "recogs-fsdd_test.txt").read_text().splitlines():
+        key, _, value = line.partition(":\t")
+        (ref if value.startswith("ref=") else hyp)[key] = " ".join(ast.literal_eval(value[4:]))
+    return ref, hyp
+
+
+def vote(outs: list[Path], speaker: str) -> float:
+    """Error % of the runs' majority vote on each of the speaker's takes."""
+    loaded = [load_recogs(out, speaker) for out in outs]
+    ref = loaded[0][0]
+    wrong = 0
+    for key, text in ref.items():
+        counts = collections.Counter(hyp.get(key, "") for _, hyp in loaded)
+        top = max(counts.values())
+        choice = next(hyp.get(key, "") for _, hyp in loaded if counts[hyp.get(key, "")] == top)
+        wrong += choice != text
+    return 100 * wrong / len(ref)
 
 
 def summarise(runs: dict[str, dict[str, tuple[float, float]]]) -> list[list[str]]:
@@ -58,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("runs", nargs="+", type=Path, help="asr demo --holdout-speaker all output folders")
     p.add_argument("--markdown", action="store_true", help="a Markdown table")
+    p.add_argument("--vote", action="store_true", help="add the runs' majority vote per take (finished runs)")
     args = p.parse_args(argv)
     runs = {}
     for out in args.runs:
@@ -68,6 +97,11 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         runs[out.name] = r
     rows = summarise(runs)
+    if args.vote:
+        speakers = rows[0][1:-2]
+        voted = [vote(args.runs, s) for s in speakers]
+        rows.append([f"majority vote of {len(args.runs)}", *(f"{v:.2f}" for v in voted),
+                     f"{statistics.fmean(voted):.2f}", ""])
     if args.markdown:
         print("| " + " | ".join(rows[0]) + " |")
         print("|" + "---|" * len(rows[0]))

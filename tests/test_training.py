@@ -214,3 +214,10 @@ def test_ema_weights_are_the_moving_average_of_the_steps_and_what_the_checkpoint
     model, _, _ = load_model_file(tmp_path / "model.pt")
     for k, v in ema.items():
         torch.testing.assert_close(model.state_dict()[k], v)
+    # A run that ends before the average starts keeps its trained weights, in the model and the checkpoint.
+    rec = Record()
+    late = _fit(manifest, tmp_path / "late", max_steps=3, ckpt_every=3,
+                callbacks_extra=[rec, EMA(decay=0.5, update_starting_at_step=100)])
+    torch.testing.assert_close(late.net.state_dict()[key], rec.steps[-1][key])
+    ckpt = torch.load(tmp_path / "late" / "ckpt" / "last.ckpt", weights_only=False)
+    torch.testing.assert_close(ckpt["state_dict"][f"net.{key}"], rec.steps[-1][key])

@@ -23,7 +23,7 @@ class FrontendConfig:
     n_fft: int = 0  # FFT size; 0 (or less than the window): the window's length (ESPnet pads 400 to 512)
     f_max: float = 0.0  # the top of the mel filterbank in Hz; 0: sample_rate / 2. 4000: telephone band only, so
     # 8 kHz recordings and full-band audio look alike to the model
-    utterance_cmn: bool = False  # subtract each utterance's own mean log-mel per bin (over its frames) before the
+    utterance_cmn: bool = False  # subtract each utterance's own mean log-mel per bin (its speech frames) before the
     # global CMVN: a fixed gain, microphone or vocal-tract tilt is a constant per bin in the log domain and cancels
     # SpecAugment (training only); widths are upper bounds, drawn per utterance.
     freq_masks: int = 2

@@ -13,12 +13,13 @@ share of takes whose hypothesis is not the reference (FSDD takes are one word ea
 from __future__ import annotations
 
 import argparse
-import ast
 import collections
 import json
 import statistics
 import sys
 from pathlib import Path
+
+from wer_by_speaker import read_recogs  # tools/ is on the path when a tool runs
 
 
 def load_run(out: Path) -> dict[str, tuple[float, float]]:
@@ -34,27 +35,14 @@ def load_run(out: Path) -> dict[str, tuple[float, float]]:
     return found
 
 
-def load_recogs(out: Path, speaker: str) -> tuple[dict[str, str], dict[str, str]]:
-    """(references, hypotheses) by take id from OUT/without-SPEAKER/eval/recogs-fsdd_test.txt."""
-    ref: dict[str, str] = {}
-    hyp: dict[str, str] = {}
-    for line in (out / f"without-{speaker}" / "eval" / "recogs-fsdd_test.txt").read_text().splitlines():
-        key, _, value = line.partition(":\t")
-        (ref if value.startswith("ref=") else hyp)[key] = " ".join(ast.literal_eval(value[4:]))
-    return ref, hyp
-
-
 def vote(outs: list[Path], speaker: str) -> float:
-    """Error % of the runs' majority vote on each of the speaker's takes."""
-    loaded = [load_recogs(out, speaker) for out in outs]
-    ref = loaded[0][0]
+    """Error % of the runs' majority vote on each of the speaker's takes (ties: the first run's hypothesis)."""
+    loaded = [read_recogs(str(out / f"without-{speaker}" / "eval" / "recogs-fsdd_test.txt")) for out in outs]
     wrong = 0
-    for key, text in ref.items():
-        counts = collections.Counter(hyp.get(key, "") for _, hyp in loaded)
-        top = max(counts.values())
-        choice = next(hyp.get(key, "") for _, hyp in loaded if counts[hyp.get(key, "")] == top)
-        wrong += choice != text
-    return 100 * wrong / len(ref)
+    for key, (ref, _) in loaded[0].items():
+        counts = collections.Counter(run[key][1] if key in run else "" for run in loaded)
+        wrong += counts.most_common(1)[0][0] != ref  # equal counts keep the order first seen: run order
+    return 100 * wrong / len(loaded[0])
 
 
 def summarise(runs: dict[str, dict[str, tuple[float, float]]]) -> list[list[str]]:

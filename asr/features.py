@@ -25,6 +25,8 @@ class FrontendConfig:
     # 8 kHz recordings and full-band audio look alike to the model
     utterance_cmn: bool = False  # subtract each utterance's own mean log-mel per bin (its speech frames) before the
     # global CMVN: a fixed gain, microphone or vocal-tract tilt is a constant per bin in the log domain and cancels
+    vtlp: float = 0.0  # training only: vocal tract length perturbation (Jaitly & Hinton 2013, 0.1 there): each
+    # utterance's spectrum is warped by a factor from U[1 - vtlp, 1 + vtlp]; formants move, tempo does not
     # SpecAugment (training only); widths are upper bounds, drawn per utterance.
     freq_masks: int = 2
     freq_mask_width: int = 27
@@ -55,7 +57,8 @@ class LogMel(nn.Module):
             n_mels=cfg.n_mels, center=False, power=2.0, f_max=cfg.f_max or None,
         )
 
-    def forward(self, wave: Tensor, lens: Tensor) -> tuple[Tensor, Tensor]:
+    def forward(self, wave: Tensor, lens: Tensor, warp: Tensor | None = None) -> tuple[Tensor, Tensor]:
+        """warp (B,): VTLP factors, one per utterance (see `vtlp_warp`); None: no warp."""
         win, _ = _win_hop(self.cfg)
         if wave.shape[1] < win:  # shorter than one window: pad so the STFT runs; lengths say 0 frames
             wave = nn.functional.pad(wave, (0, win - wave.shape[1]))
@@ -63,12 +66,39 @@ class LogMel(nn.Module):
         if extra > 0:  # the window sits centred in a longer FFT: pad so frame t still starts at t * hop (T unchanged)
             wave = nn.functional.pad(wave, (extra // 2, extra - extra // 2))
         with torch.autocast(wave.device.type, enabled=False):  # under bf16 autocast too: the mel matmul in fp32
-            spec = self.mel(wave.float())  # (B, F, T)
+            spec = self.mel.spectrogram(wave.float())  # (B, K, T) power, K = n_fft // 2 + 1
+            if warp is not None:
+                spec = vtlp_warp(spec, warp)
+            spec = self.mel.mel_scale(spec)  # (B, F, T)
         feats = torch.log(spec + 1e-6).transpose(1, 2)  # (B, T, F)
         frames = num_frames(lens, self.cfg)
         if self.cfg.utterance_cmn:
             feats = utterance_mean_norm(feats, frames)
         return feats, frames
+
+
+VTLP_F_HI = 0.6  # share of Nyquist up to which VTLP scales frequencies linearly (4.8 kHz of 8: Jaitly & Hinton)
+
+
+def vtlp_warp(spec: Tensor, alpha: Tensor) -> Tensor:
+    """Power spectrogram (B, K, T) over 0..Nyquist -> the same with utterance b's frequencies scaled by alpha[b]
+    (B,): what is at f moves to alpha * f below a boundary, and a second linear piece maps the rest of the band
+    onto what is left so that Nyquist stays Nyquist (Jaitly & Hinton's piecewise-linear warp). Bins are read by
+    linear interpolation between the two nearest source bins; alpha 1 is the identity.
+    """
+    B, K, _ = spec.shape
+    f = torch.linspace(0.0, 1.0, K, device=spec.device)[None, :]  # (1, K) destination, as a share of Nyquist
+    a = alpha.to(spec.dtype)[:, None]  # (B, 1)
+    src_knee = VTLP_F_HI * torch.clamp(a, max=1.0) / a  # (B, 1): source frequency of the knee
+    dst_knee = a * src_knee  # (B, 1): where the knee lands
+    low = f / a
+    high = src_knee + (f - dst_knee) * (1 - src_knee) / (1 - dst_knee)
+    pos = torch.where(f <= dst_knee, low, high).clamp(0, 1) * (K - 1)  # (B, K) fractional source bin
+    pos = torch.where((pos - pos.round()).abs() < 1e-4, pos.round(), pos)  # on a bin up to rounding: that bin
+    lo = pos.floor().long().clamp(max=K - 2)
+    frac = (pos - lo).unsqueeze(-1)  # (B, K, 1)
+    index = lo.unsqueeze(-1).expand(-1, -1, spec.shape[2])  # (B, K, T)
+    return spec.gather(1, index) * (1 - frac) + spec.gather(1, index + 1) * frac
 
 
 CMN_RANGE = 6.9  # nats of power (30 dB) below an utterance's loudest frame that still count for its mean

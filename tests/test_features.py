@@ -16,7 +16,7 @@ import pytest
 import torch
 from torch import Tensor
 
-from asr.features import FrontendConfig, GlobalCMVN, LogMel, SpecAugment, num_frames, time_warp
+from asr.features import FrontendConfig, GlobalCMVN, LogMel, SpecAugment, num_frames, time_warp, vtlp_warp
 
 SR = 16000
 
@@ -279,3 +279,47 @@ def test_utterance_cmn_cancels_a_gain_and_ignores_the_share_of_silence_alone_or_
     a, _ = off(torch.from_numpy(y)[None], lens)
     b, _ = off(torch.from_numpy(10 * y)[None], lens)
     assert (b - a).mean().item() == pytest.approx(math.log(100.0), abs=0.05)
+
+
+# ---------------------------------------------------------------------------------------------------- VTLP
+
+
+def test_vtlp_moves_a_tone_to_alpha_times_its_frequency_keeps_nyquist_and_alpha_one_is_the_identity():
+    """A 1 kHz tone's peak lands at alpha x 1 kHz (below the knee: formants scale as in a longer or shorter vocal
+    tract), the band's ends stay where they are, the energy's bins are read by interpolation (no bin left empty),
+    and alpha 1 changes nothing."""
+    y = _signal(0.5, (1000.0, 1000.0), seed=5)
+    spec = LogMel(FrontendConfig()).mel.spectrogram(torch.from_numpy(y)[None].repeat(3, 1))  # (3, K, T)
+    K = spec.shape[1]
+    hz_per_bin = SR / 2 / (K - 1)
+    alpha = torch.tensor([0.9, 1.0, 1.1])
+    out = vtlp_warp(spec, alpha)
+    assert torch.allclose(out[1], spec[1], rtol=1e-4, atol=1e-6)
+    peaks = out.mean(-1).argmax(1).float() * hz_per_bin  # (3,) Hz
+    assert torch.allclose(peaks, 1000.0 * alpha, atol=hz_per_bin), peaks
+    assert torch.allclose(out[:, [0, -1]], spec[:, [0, -1]], rtol=1e-4, atol=1e-6)
+    assert (out > 0).all()
+
+
+def test_vtlp_warps_each_utterance_in_training_only_and_padding_stays_as_it_was(tiny_cfg):
+    """In training two copies of one utterance get two warps (one factor each); in eval the frontend is the
+    plain log-mel; with vtlp 0 training draws nothing."""
+    from dataclasses import replace
+
+    from asr.model import ASRModel
+
+    torch.manual_seed(0)
+    cfg = replace(tiny_cfg, frontend=replace(tiny_cfg.frontend, vtlp=0.1, freq_masks=0, time_masks=0))
+    model = ASRModel(cfg)
+    one = torch.from_numpy(_signal(1.0, (500.0, 2100.0), seed=6))
+    wave, lens = torch.zeros(2, SR), torch.tensor([SR, SR // 2])
+    wave[0], wave[1, : SR // 2] = one, one[: SR // 2]
+    with torch.no_grad():
+        plain, n = model.eval().frontend(wave, lens)
+        warped, _ = model.train().frontend(wave, lens)
+        model.cfg.frontend.vtlp = 0.0
+        unwarped, _ = model.train().frontend(wave, lens)
+    half = int(n[1])
+    assert (warped[0, :half] - warped[1, :half]).abs().max() > 0.1  # two factors, not one per batch
+    assert (warped - plain)[:, :half].abs().max() > 0.1
+    assert torch.equal(unwarped, plain)

@@ -1,6 +1,7 @@
 """The whole recogniser as a plain nn.Module (no Lightning):
 
-waveform (B, S) -> log-mel (B, T, F) -> CMVN -> SpecAugment (training only) -> encoder (B, T', D)
+waveform (B, S) -> log-mel (B, T, F) (VTLP-warped in training) -> CMVN -> SpecAugment (training only)
+  -> encoder (B, T', D)
   -> CTC head (B, T', V)
   -> decoder with cross-attention -> logits (B, U, V)
 loss = ctc_weight * CTC + (1 - ctc_weight) * label-smoothed cross-entropy, each summed per utterance and
@@ -47,7 +48,11 @@ class ASRModel(nn.Module):
 
     def frontend(self, wave: Tensor, wave_lens: Tensor) -> tuple[Tensor, Tensor]:
         """(B, S), (B,) -> normalised (and, in training, augmented) log-mel (B, T, F), (B,)."""
-        feats, lens = self.features(wave, wave_lens)
+        spread = self.cfg.frontend.vtlp
+        warp = None
+        if self.training and spread > 0:  # one VTLP factor per utterance, U[1 - spread, 1 + spread]
+            warp = 1 + spread * (2 * torch.rand(wave.shape[0], device=wave.device) - 1)  # (B,)
+        feats, lens = self.features(wave, wave_lens, warp)
         feats = self.cmvn(feats)
         return self.specaug(feats, lens), lens
 

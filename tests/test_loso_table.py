@@ -38,14 +38,18 @@ def test_loso_table_gives_each_run_its_mean_and_the_spread_over_runs_and_reads_a
 
 
 def test_loso_vote_takes_the_hypothesis_most_runs_gave_on_each_take(tmp_path):
-    hyps = {"r0": ["one", "two", "six"], "r1": ["one", "nine", "seven"], "r2": ["five", "nine", "six"]}
-    refs = ["one", "two", "six"]
+    hyps = {"r0": ["one", "two", "six", "eight", "zero"], "r1": ["one", "nine", "seven", "eight", "zero"],
+            "r2": ["five", "nine", "six", "oh", "zero"]}
+    refs = ["one", "two", "six", "three", "zero"]
     for run, hyp in hyps.items():
-        _finished(tmp_path / run, {"a": sum(h != r for h, r in zip(hyp, refs)) / 3})
+        _finished(tmp_path / run, {"a": sum(h != r for h, r in zip(hyp, refs)) / len(refs)})
         (tmp_path / run / "without-a" / "eval").mkdir(parents=True)
         lines = [f"{i}_a_{i}:\tref=['{r}']\n{i}_a_{i}:\thyp=['{h}']" for i, (r, h) in enumerate(zip(refs, hyp))]
         (tmp_path / run / "without-a" / "eval" / "recogs-fsdd_test.txt").write_text("\n".join(lines) + "\n")
     out = subprocess.run([sys.executable, str(TOOL), "--markdown", "--vote", *(str(tmp_path / r) for r in hyps)],
                          capture_output=True, text=True, check=True).stdout
-    # take 0: one (2 of 3), right; take 1: nine (2 of 3), wrong; take 2: six (2 of 3), right -> 1 of 3 wrong
-    assert "| majority vote of 3 | 33.33 | 33.33 |" in out
+    # votes: one (2 of 3) right, nine (2 of 3) wrong, six (2 of 3) right, eight wrong, zero right -> 2 of 5 wrong;
+    # only take 3 is wrong in every run, only take 4 right in every run
+    assert "| majority vote of 3 | 40.00 | 40.00 |" in out
+    assert "| wrong in all 3 | 20.00 | 20.00 |" in out
+    assert "| wrong in any of 3 | 80.00 | 80.00 |" in out

@@ -1,13 +1,16 @@
 """Usage:
     python tools/loso_table.py exp/loso-band-fmax-cmvnfix exp/loso-cmvnfix-seed1 exp/loso-cmvnfix-seed2
     python tools/loso_table.py --markdown exp/loso-a exp/loso-b
-    python tools/loso_table.py --vote exp/loso-a exp/loso-b exp/loso-c   # + a majority vote of the runs per take
+    python tools/loso_table.py --vote exp/loso-a exp/loso-b exp/loso-c   # + the runs' majority vote per take, and
+                                                                         # the takes every run / some run got wrong
 
 Leave-one-speaker-out runs (`asr demo --holdout-speaker all`) side by side: each run's per-speaker FSDD WER and
 mean, then, over the runs given (seeds of one recipe), each speaker's mean, min-max and the spread of the means.
 Reads OUT/leave_one_speaker_out.json, or the OUT/without-NAME/results.json of a run still going. `--vote` adds a
 row for the ensemble of the runs: per take, the hypothesis most runs gave (ties: the first run's), scored as the
-share of takes whose hypothesis is not the reference (FSDD takes are one word each, so that is their WER).
+share of takes whose hypothesis is not the reference (FSDD takes are one word each, so that is their WER),
+and two rows that bound what any choice among the runs could reach: the share of takes that every run got wrong
+(no vote or selection recovers them) and that at least one run got wrong.
 """
 
 from __future__ import annotations
@@ -35,14 +38,18 @@ def load_run(out: Path) -> dict[str, tuple[float, float]]:
     return found
 
 
-def vote(outs: list[Path], speaker: str) -> float:
-    """Error % of the runs' majority vote on each of the speaker's takes (ties: the first run's hypothesis)."""
+def per_take(outs: list[Path], speaker: str) -> tuple[float, float, float]:
+    """Over the speaker's takes, in %: the runs' majority vote wrong (ties: the first run's hypothesis), every
+    run wrong, at least one run wrong."""
     loaded = [read_recogs(str(out / f"without-{speaker}" / "eval" / "recogs-fsdd_test.txt")) for out in outs]
-    wrong = 0
+    voted = every = some = 0
     for key, (ref, _) in loaded[0].items():
-        counts = collections.Counter(run[key][1] if key in run else "" for run in loaded)
-        wrong += counts.most_common(1)[0][0] != ref  # equal counts keep the order first seen: run order
-    return 100 * wrong / len(loaded[0])
+        hyps = [run[key][1] if key in run else "" for run in loaded]
+        voted += collections.Counter(hyps).most_common(1)[0][0] != ref  # equal counts keep run order
+        every += all(h != ref for h in hyps)
+        some += any(h != ref for h in hyps)
+    n = len(loaded[0]) / 100
+    return voted / n, every / n, some / n
 
 
 def summarise(runs: dict[str, dict[str, tuple[float, float]]]) -> list[list[str]]:
@@ -74,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("runs", nargs="+", type=Path, help="asr demo --holdout-speaker all output folders")
     p.add_argument("--markdown", action="store_true", help="a Markdown table")
-    p.add_argument("--vote", action="store_true", help="add the runs' majority vote per take (finished runs)")
+    p.add_argument("--vote", action="store_true", help="add the runs' majority vote per take and the takes all / any of them got wrong (finished runs)")
     args = p.parse_args(argv)
     runs = {}
     for out in args.runs:
@@ -87,9 +94,10 @@ def main(argv: list[str] | None = None) -> int:
     rows = summarise(runs)
     if args.vote:
         speakers = rows[0][1:-2]
-        voted = [vote(args.runs, s) for s in speakers]
-        rows.append([f"majority vote of {len(args.runs)}", *(f"{v:.2f}" for v in voted),
-                     f"{statistics.fmean(voted):.2f}", ""])
+        n = len(args.runs)
+        takes = list(zip(*(per_take(args.runs, s) for s in speakers)))  # (vote, every, some), each per speaker
+        for name, values in zip((f"majority vote of {n}", f"wrong in all {n}", f"wrong in any of {n}"), takes):
+            rows.append([name, *(f"{v:.2f}" for v in values), f"{statistics.fmean(values):.2f}", ""])
     if args.markdown:
         print("| " + " | ".join(rows[0]) + " |")
         print("|" + "---|" * len(rows[0]))

@@ -301,7 +301,7 @@ def test_vtlp_moves_a_tone_to_alpha_times_its_frequency_keeps_nyquist_and_alpha_
     assert (out > 0).all()
 
 
-def test_vtlp_warps_each_utterance_in_training_only_and_padding_stays_as_it_was(tiny_cfg):
+def test_vtlp_warps_each_utterance_in_training_only(tiny_cfg):
     """In training two copies of one utterance get two warps (one factor each); in eval the frontend is the
     plain log-mel; with vtlp 0 training draws nothing."""
     from dataclasses import replace

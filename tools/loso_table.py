@@ -81,7 +81,8 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("runs", nargs="+", type=Path, help="asr demo --holdout-speaker all output folders")
     p.add_argument("--markdown", action="store_true", help="a Markdown table")
-    p.add_argument("--vote", action="store_true", help="add the runs' majority vote per take and the takes all / any of them got wrong (finished runs)")
+    p.add_argument("--vote", action="store_true",
+                   help="add the runs' vote per take and the takes all / any of them got wrong (finished runs)")
     args = p.parse_args(argv)
     runs = {}
     for out in args.runs:

@@ -221,6 +221,43 @@ def test_band_limiting_leaves_nothing_above_the_cutoff_and_keeps_padding_zero():
     assert torch.equal(band_limit(audio, lens, 16000, (3500.0, 3500.0), prob=0.0), audio)
 
 
+def test_reverberation_is_the_rooms_convolution_aligned_at_the_direct_path():
+    from asr.data.augment import reverberate, rir_bank
+
+    torch.manual_seed(0)
+    lens = torch.tensor([16000, 9000])
+    audio = torch.randn(2, 16000) * 0.1 * (torch.arange(16000)[None, :] < lens[:, None])
+    # An impulse response of a pure delay and one echo: the output is the input plus the echo, unshifted.
+    h = torch.zeros(400)
+    h[100], h[300] = 1.0, 0.5
+    wet = reverberate(audio, lens, [h], prob=1.0, generator=torch.Generator().manual_seed(1))
+    assert torch.all(wet[1, 9000:] == 0)
+    for b, n in enumerate(lens.tolist()):
+        x = audio[b, :n]
+        expected = x.clone()
+        expected[200:] += 0.5 * x[:-200]
+        expected *= (x.pow(2).sum() / expected.pow(2).sum()).sqrt()  # the input's power is kept
+        assert torch.allclose(wet[b, :n], expected, atol=1e-5)
+    assert torch.equal(reverberate(audio, lens, [h], prob=0.0), audio)
+    rooms = rir_bank(3, 16000, max_t60=0.5, seed=0)
+    assert len(rooms) == 3 and all(r.ndim == 1 and r.numel() > 100 for r in rooms)
+    assert all(torch.equal(a, b) for a, b in zip(rooms, rir_bank(3, 16000, max_t60=0.5, seed=0)))  # the seed's
+
+
+def test_training_batches_are_reverberated_when_asked(manifests, monkeypatch):
+    import asr.data.dataset as dataset
+
+    monkeypatch.setattr(dataset, "RIR_BANK", 4)
+    dry = next(iter(make_dm(manifests).train_dataloader()))
+    wet = next(iter(make_dm(manifests, reverb_prob=1.0, reverb_max_t60=0.6).train_dataloader()))
+    assert dry["ids"] == wet["ids"] and torch.equal(dry["audio_lens"], wet["audio_lens"])
+    for b, n in enumerate(dry["audio_lens"].tolist()):
+        x, y = dry["audio"][b, :n], wet["audio"][b, :n]
+        assert not torch.allclose(x, y, atol=1e-3)
+        assert float(y.pow(2).sum()) == pytest.approx(float(x.pow(2).sum()), rel=1e-3)
+        assert torch.all(wet["audio"][b, n:] == 0)
+
+
 def test_cmvn_matches_features_of_all_utterances_and_tokenizer_sees_normalised_text(manifests):
     cuts = make_dm(manifests).train_cuts()
     # The model's own frontend, not a default one: a telephone-band filterbank in a longer FFT.

@@ -1,5 +1,6 @@
-"""Waveform augmentation for training batches: speed perturbation (lhotse), synthetic additive noise, and band
-limiting (a telephone channel: 8 kHz recordings such as FSDD hold nothing above 4 kHz).
+"""Waveform augmentation for training batches: speed perturbation (lhotse), synthetic additive noise, band
+limiting (a telephone channel: 8 kHz recordings such as FSDD hold nothing above 4 kHz) and reverberation by
+synthetic room impulse responses (lhotse's fast random generator).
 
 Shapes: audio (B, S) zero-padded, with lengths (B,). Padding stays exactly zero, so an utterance's features do
 not depend on what it was batched with.
@@ -85,6 +86,46 @@ def band_limit(
         freqs = torch.fft.rfftfreq(n, d=1.0 / sample_rate)
         spec[freqs > cutoff[b]] = 0
         out[b, :n] = torch.fft.irfft(spec, n=n).to(audio.dtype)
+    return out
+
+
+def rir_bank(count: int, sample_rate: int, max_t60: float, seed: int) -> list[Tensor]:
+    """`count` synthetic room impulse responses, each (K,): lhotse's fast random generator (Luo et al., 2022,
+    arXiv 2208.04101; rooms with T60 up to `max_t60` s, sources 0.2-12 m away). One costs ~30 ms, too much
+    for every utterance of every batch, so a training run draws from a bank made once from its seed."""
+    import numpy as np
+    from lhotse.augmentation.utils import FastRandomRIRGenerator
+
+    gen = FastRandomRIRGenerator(sr=sample_rate, max_T60=max_t60, room_seed=seed, source_seed=seed + 1)
+    with torch.random.fork_rng(devices=[]):  # it also draws from torch's global generator: seed it, restore it
+        torch.manual_seed(seed)
+        return [torch.from_numpy(np.asarray(gen(nsource=1)[0], dtype=np.float32)) for _ in range(count)]
+
+
+def reverberate(
+    audio: Tensor,
+    lens: Tensor,
+    rirs: Sequence[Tensor],
+    prob: float = 1.0,
+    generator: torch.Generator | None = None,
+) -> Tensor:
+    """Convolve each utterance, with probability `prob`, with an impulse response drawn from `rirs`, as Kaldi's
+    wav-reverberate --shift-output does: the output starts at the direct path's peak, keeps the input's length and
+    its power. audio (B, S), lens (B,) -> (B, S), padding still zero."""
+    generator = generator or _default_generator()
+    B = audio.shape[0]
+    pick = torch.randint(len(rirs), (B,), generator=generator)  # (B,)
+    apply = torch.rand(B, generator=generator) < prob  # (B,)
+    out = audio.clone()
+    for b in torch.nonzero(apply).flatten().tolist():
+        n, h = int(lens[b]), rirs[int(pick[b])]
+        x = audio[b, :n].float()
+        size = n + h.numel() - 1
+        y = torch.fft.irfft(torch.fft.rfft(x, n=size) * torch.fft.rfft(h, n=size), n=size)  # (n + K - 1,)
+        shift = int(h.abs().argmax())
+        y = y[shift:shift + n]
+        y = y * ((x**2).sum() / (y**2).sum().clamp(min=1e-12)).sqrt()
+        out[b, :n] = y.to(audio.dtype)
     return out
 
 

@@ -71,6 +71,8 @@ class ASRDataModule(L.LightningDataModule):
         noise_prob: float = 0.5,
         band_limit_prob: float = 0.0,  # low-pass this share of training utterances, as an 8 kHz recording is
         band_limit_hz: tuple[float, float] = (3400.0, 4000.0),  # the cutoff, drawn per utterance
+        reverb_prob: float = 0.0,  # this share of training utterances played in a synthetic room
+        reverb_max_t60: float = 0.8,  # seconds: the rooms' reverberation times are drawn from U[0.1, this]
         max_utt_duration: float | None = 30.0,  # training utterances longer than this are dropped
         min_utt_duration: float = 0.1,  # shorter ones give no encoder frames
     ) -> None:
@@ -93,6 +95,8 @@ class ASRDataModule(L.LightningDataModule):
         self.noise_prob = noise_prob
         self.band_limit_prob = band_limit_prob
         self.band_limit_hz = band_limit_hz
+        self.reverb_prob = reverb_prob
+        self.reverb_max_t60 = reverb_max_t60
         self.max_utt_duration = max_utt_duration
         self.min_utt_duration = min_utt_duration
         self._cuts: dict[str, CutSet] = {}
@@ -193,7 +197,7 @@ class ASRDataModule(L.LightningDataModule):
             sampler.set_epoch(pending["next_epoch"])
         self._train_sampler = sampler
         dataset = ASRDataset(self.sample_rate, self.speed_perturb, self.noise_snr_db, self.noise_prob,
-                             self.band_limit_prob, self.band_limit_hz)
+                             self.band_limit_prob, self.band_limit_hz, self.reverb_prob, self.reverb_max_t60)
         return self._loader(dataset, sampler)
 
     def val_dataloader(self) -> DataLoader:

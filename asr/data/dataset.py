@@ -24,11 +24,12 @@ import torch
 from lhotse import CutSet
 from lhotse.dataset.collation import collate_audio
 
-from asr.data.augment import add_noise, band_limit, perturb_speed
+from asr.data.augment import add_noise, band_limit, perturb_speed, reverberate, rir_bank
 from asr.errors import UserError
 from asr.text import cut_text, normalise_text
 
 log = logging.getLogger(__name__)
+RIR_BANK = 200  # synthetic rooms a training run draws from (~6 s to make, once)
 
 
 class ASRDataset(torch.utils.data.Dataset):
@@ -40,8 +41,13 @@ class ASRDataset(torch.utils.data.Dataset):
         noise_prob: float = 0.5,
         band_limit_prob: float = 0.0,
         band_limit_hz: tuple[float, float] = (3400.0, 4000.0),
+        reverb_prob: float = 0.0,
+        reverb_max_t60: float = 0.8,
     ) -> None:
         self.sample_rate = sample_rate
+        self.reverb_prob = reverb_prob
+        self.reverb_max_t60 = reverb_max_t60
+        self._rirs: list[torch.Tensor] | None = None
         self.band_limit_prob = band_limit_prob
         self.band_limit_hz = tuple(band_limit_hz)
         self.speed_perturb = list(speed_perturb) if speed_perturb else None
@@ -63,6 +69,8 @@ class ASRDataset(torch.utils.data.Dataset):
         if len(kept) < len(cuts):
             lost = sorted(set(cuts.ids) - set(kept.ids))
             log.warning("dropped %d cut(s) whose audio could not be read: %s", len(lost), ", ".join(lost[:5]))
+        if self.reverb_prob > 0:  # the room first, then the channel that recorded it, then noise
+            audio = reverberate(audio, audio_lens, self._rir_bank(), self.reverb_prob, gen)
         if self.band_limit_prob > 0:  # before the noise: the channel limits the speech, noise is added after
             audio = band_limit(audio, audio_lens, self.sample_rate, self.band_limit_hz, self.band_limit_prob, gen)
         if self.noise_snr_db:
@@ -73,6 +81,11 @@ class ASRDataset(torch.utils.data.Dataset):
             "text": [normalise_text(cut_text(c)) for c in kept],
             "ids": list(kept.ids),
         }
+
+    def _rir_bank(self) -> list[torch.Tensor]:
+        if self._rirs is None:  # made once, from the run's seed: ~30 ms an impulse response
+            self._rirs = rir_bank(RIR_BANK, self.sample_rate, self.reverb_max_t60, int(torch.initial_seed()) % 2**31)
+        return self._rirs
 
     def _generators(self) -> tuple[random.Random, torch.Generator]:
         """Per-process random sources, seeded from torch's seed, which the DataLoader sets per worker and epoch.

@@ -28,6 +28,7 @@ class DemoConfig:
     out: Path = Path("exp/demo")
     data: Path = Path("data")  # prepared corpora are cached here and reused by later runs
     hours: float = 2.5  # of synthesised digits
+    accents: bool = True  # the other languages' recorded persons reading respelled digits too (tts_accents)
     train_minutes: float = 7.5  # wall-clock training budget (the rest of the 10 minutes: ~1 prepare, ~0.3 scoring)
     # The decoding policy's defaults, but CTC at 0.5: on this tiny model's digits it scored best
     # (recipes/tts/RESULTS.md).
@@ -59,7 +60,8 @@ def prepare(cfg: DemoConfig) -> dict[str, Path]:
     from asr.corpora.fsdd import prepare_fsdd
     from asr.corpora.tts_digits import prepare_tts_digits
 
-    prepare_tts_digits(cfg.data / "tts-digits", hours=cfg.hours, seed=cfg.seed, jobs=cfg.threads)
+    prepare_tts_digits(cfg.data / "tts-digits", hours=cfg.hours, seed=cfg.seed, jobs=cfg.threads,
+                       accents=cfg.accents)
     if cfg.holdout_speaker:
         fsdd = cfg.data / f"fsdd-without-{cfg.holdout_speaker}"
         prepare_fsdd(cfg.fsdd_root, fsdd, split="speaker", test_speaker=cfg.holdout_speaker)

@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # Usage: bash tools/install_system_deps.sh
-# Installs the Debian packages the toolkit uses (TTS engines for the offline corpora, sox/ffmpeg for formats,
+# Installs the Debian packages the toolkit uses (TTS engines and voices for the offline corpora, sox/ffmpeg for formats,
 # IRSTLM for `asr build-ngram`, Chromium and its driver for the served page's browser tests)
 # when any is missing. Does nothing when all are present.
 set -euo pipefail
-pkgs=(espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts sox ffmpeg irstlm chromium chromium-driver)
+pkgs=(espeak-ng flite festival festvox-kallpc16k festvox-kdlpc16k festvox-us-slt-hts sox ffmpeg irstlm chromium chromium-driver
+  # other languages' recorded persons, who read respelled digits (asr/corpora/tts_accents.py)
+  festvox-italp16k festvox-itapc16k festival-czech festvox-czech-dita festvox-czech-krb festvox-czech-machac
+  festvox-czech-ph festvox-suopuhe-lj festvox-suopuhe-mv festvox-ru festival-ca
+  festvox-ca-ona-hts)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -27,6 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", type=Path, default=d.out, help=f"output folder (default {d.out})")
     parser.add_argument("--data", type=Path, default=d.data, help=f"where corpora are prepared (default {d.data})")
     parser.add_argument("--hours", type=float, default=d.hours, help=f"hours of synthesised digits (default {d.hours})")
+    parser.add_argument("--no-accents", dest="accents", action="store_false",
+                        help="synthesised digits from English voices only (no respelled Italian, Czech, Finnish, "
+                             "Russian or Catalan persons)")
     parser.add_argument("--train-minutes", type=float, default=d.train_minutes,
                         help=f"training wall-clock budget (default {d.train_minutes})")
     parser.add_argument("--beam", type=int, default=d.decode.beam, help=f"test-time beam (default {d.decode.beam})")
@@ -61,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
     if args.threads < 1:
         raise UserError(f"--threads must be at least 1, got {args.threads}")
     d = DemoConfig()
-    cfg = DemoConfig(out=args.out, data=args.data, hours=args.hours, train_minutes=args.train_minutes,
+    cfg = DemoConfig(out=args.out, data=args.data, hours=args.hours, accents=args.accents,
+                     train_minutes=args.train_minutes,
                      decode=replace(d.decode, beam=args.beam, ctc_weight=args.ctc_weight), threads=args.threads,
                      seed=args.seed, recipe=args.recipe, fsdd_root=args.fsdd, overrides=tuple(overrides))
     if args.holdout_speaker is None:

@@ -83,8 +83,9 @@ def split_sizes(hours: float, mean_seconds: float, min_sizes: dict[str, int]) ->
     return {"train": max(total - test - dev, 1), "dev": dev, "test": test}
 
 
-def voices_per_split() -> dict[str, list[Voice]]:
-    return split_voices(available_voices())
+def voices_per_split(vocabulary: frozenset[str] = frozenset()) -> dict[str, list[Voice]]:
+    """The voices of each split; with a `vocabulary`, also the accented voices that can respell all of it."""
+    return split_voices(available_voices(vocabulary))
 
 
 def plan(corpus: str, texts: dict[str, list[str]], voices: dict[str, list[Voice]], seed: int
@@ -222,7 +223,7 @@ def _engine_render(utts: list[Utterance], raw: list[Path]) -> list[str]:
     voice = utts[0].voice
     if voice.engine == "festival":
         script = raw[0].parent / "chunk.scm"
-        script.write_text(festival_script(voice, [(u.text, u.rate, u.pitch, p) for u, p in zip(utts, raw)]))
+        script.write_text(encoding="utf-8", data=festival_script(voice, [(u.text, u.rate, u.pitch, p) for u, p in zip(utts, raw)]))
         error = _call(["festival", "-b", str(script)])
         return ["" if p.exists() else (error or "festival wrote no audio") for p in raw]
     command = espeak_command if voice.engine == "espeak" else flite_command

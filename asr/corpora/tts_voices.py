@@ -20,6 +20,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+from asr.corpora.tts_accents import ACCENTED_FESTIVAL, accented_voices, respell
 from asr.errors import UserError
 
 Engine = str  # "espeak" | "flite" | "festival"
@@ -34,14 +35,14 @@ FESTIVAL_VOICE_DIR = Path("/usr/share/festival/voices")
 FESTIVAL_ENGLISH = {"english", "us", "british"}
 
 # Held-out timbres: espeak variants (with the accent each held-out voice speaks) and recorded persons.
-# Natural voices are harder than espeak variants, so the test set holds one out; dev keeps espeak only so that
-# training keeps the other natural persons (they are few: kal, ked, slt, awb, rms with the Debian packages that
-# tools/install_system_deps.sh installs).
+# Natural voices are harder than espeak variants, so the test set holds one out. Dev holds out one of the
+# accented persons where a corpus has them (digits: checkpoints are chosen on a natural voice never trained on);
+# the English ones are too few to spare (kal, ked, slt, awb, rms with tools/install_system_deps.sh's packages).
 HELD_OUT_ESPEAK = {
     "test": (("en-gb-scotland", "m3"), ("en-us", "f4"), ("en-gb-x-rp", "klatt3")),
     "dev": (("en-029", "m6"), ("en-us-nyc", "f2"), ("en-gb", "Annie")),
 }
-HELD_OUT_PERSONS = {"test": ("rms",), "dev": ()}
+HELD_OUT_PERSONS = {"test": ("rms",), "dev": ("pc",)}  # pc: an Italian man (tts_accents), in digits corpora only
 
 # Mean F0 in Hz each natural voice speaks at, measured; a pitch factor scales it. Voices not listed keep theirs
 # (flite's rms and festival's HTS voices ignore a requested F0).
@@ -55,7 +56,8 @@ class Voice:
     engine: Engine
     name: str        # what the engine is told: "en-us+f4", "slt", "cmu_us_slt_arctic_hts"
     timbre: str      # what the split holds out: the espeak variant, or the recorded person ("slt")
-    accent: str      # espeak accent, or the natural voice's ("us", "scottish", ...)
+    accent: str      # espeak accent, or the natural voice's ("us", "scottish", "italian", ...)
+    language: str = "english"  # what the engine reads: another language's voice reads respelled words
 
 
 def espeak_voice(accent: str, variant: str) -> Voice:
@@ -79,15 +81,22 @@ def natural_voice(engine: Engine, name: str) -> Voice:
 
 
 @functools.cache
-def available_voices() -> tuple[Voice, ...]:
-    """Every usable English voice of the installed engines, in a fixed order (so plans are reproducible)."""
+def available_voices(vocabulary: frozenset[str] = frozenset()) -> tuple[Voice, ...]:
+    """Every usable English voice of the installed engines, in a fixed order (so plans are reproducible), and the
+    other languages' festival voices that can respell every word of `vocabulary` (tts_accents)."""
     voices = [espeak_voice(a, v) for a in _espeak_accents() for v in _espeak_variants()]
     voices += [natural_voice("flite", v) for v in _flite_voices()]
     voices += [natural_voice("festival", v) for v in _festival_voices()]
+    voices += [accented_voice(a.voice, a.person, a.language)
+               for a in accented_voices(_festival_voices(english=False), vocabulary)]
     if not voices:
         raise UserError("no speech synthesiser found; install espeak-ng, flite and festival "
                         "(tools/install_system_deps.sh does it on Debian/Ubuntu)")
     return tuple(voices)
+
+
+def accented_voice(name: str, person: str, language: str) -> Voice:
+    return Voice(f"festival/{name}", "festival", name, f"person:{person}", language, language)
 
 
 def split_voices(voices: tuple[Voice, ...]) -> dict[str, list[Voice]]:
@@ -142,7 +151,7 @@ def festival_script(voice: Voice, items: list[tuple[str, float, float, Path]]) -
         if voice.id in NATURAL_F0:
             lines.append(f"(set! int_lr_params '((target_f0_mean {NATURAL_F0[voice.id] * pitch:.1f}) "
                          "(target_f0_std 14) (model_f0_mean 170) (model_f0_std 34)))")
-        text = text.replace("\\", " ").replace('"', " ")
+        text = respell(voice.language, text).replace("\\", " ").replace('"', " ")
         lines.append(f'(utt.save.wave (utt.synth (Utterance Text "{text}")) "{path}" \'riff)')
     return "\n".join(lines) + "\n"
 
@@ -180,9 +189,10 @@ def _flite_voices() -> list[str]:
     return [v for v in FLITE_VOICES if v in listed]
 
 
-def _festival_voices() -> list[str]:
+def _festival_voices(english: bool = True) -> list[str]:
+    """The installed festival voices: the English ones, or those of the other languages that tts_accents knows."""
     if shutil.which("festival") is None or not FESTIVAL_VOICE_DIR.is_dir():
         return []
-    # Each voice package is one folder /usr/share/festival/voices/<language>/<voice>/; English ones only.
-    return sorted(d.name for d in FESTIVAL_VOICE_DIR.glob("*/*")
-                  if d.parent.name in FESTIVAL_ENGLISH and (d / "festvox").is_dir())
+    # Each voice package is one folder /usr/share/festival/voices/<language>/<voice>/.
+    return sorted(d.name for d in FESTIVAL_VOICE_DIR.glob("*/*") if (d / "festvox").is_dir()
+                  and (d.parent.name in FESTIVAL_ENGLISH if english else d.name in ACCENTED_FESTIVAL))

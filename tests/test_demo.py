@@ -39,3 +39,22 @@ def test_an_unknown_speaker_is_one_line_naming_the_speakers(tmp_path):
     assert done.stderr.strip().splitlines() == ["error: --holdout-speaker 'bob' is not an FSDD speaker here; choose "
                                                 "one of george, jackson, nicolas, yweweler, or all"]
     assert not any(tmp_path.iterdir())  # refused before anything was prepared
+
+
+@pytest.mark.parametrize("argv, accents", [([], True), (["--no-accents"], False)])
+def test_no_accents_reaches_the_digits_corpus(argv, accents, tmp_path, monkeypatch):
+    import asr.corpora.fsdd as fsdd
+    import asr.corpora.tts_digits as tts_digits
+    from asr.cli import main
+
+    asked = {}
+
+    def fake_prepare(out, **kw):
+        asked.update(kw)
+        raise SystemExit(0)  # stop before the FSDD and the training
+
+    monkeypatch.setattr(tts_digits, "prepare_tts_digits", fake_prepare)
+    monkeypatch.setattr(fsdd, "prepare_fsdd", lambda *a, **k: None)
+    with pytest.raises(SystemExit):
+        main(["demo", "--out", str(tmp_path / "d"), "--data", str(tmp_path / "data"), *argv])
+    assert asked["accents"] is accents

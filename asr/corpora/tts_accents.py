@@ -2,14 +2,15 @@
 
 Debian ships festival voices of ten people who speak Italian, Czech, Finnish, Russian or Catalan. Each reads
 text with its own language's letter-to-sound rules, so an English word is written for it as a speaker of that
-language would spell what they say: "three" is "tri" for the Italian voices, "сри" for the Russian one. What comes out is the English digit with that person's voice and accent, the way many
-real speakers say it. The manifest keeps the English words; only the engine reads the respelling.
+language would spell what they say: "three" is "tri" for the Italian voices, "сри" for the Russian one. What
+comes out is the English digit with that person's voice and accent, the way many real speakers say it. The
+manifest keeps the English words; only the engine reads the respelling.
 
 A voice is offered only to a corpus whose whole vocabulary has a respelling in its language (`respellable`):
 the digits have one, open-vocabulary sentences do not.
 
 Respellings are ASCII for the Latin-script languages: their festival front ends read UTF-8 accents as
-several letters (a Czech "tú" comes out as a spelled sequence of 8 s), and the short vowels are close enough.
+several letters (a Czech "tú" in 11 digit words made 8 s of spelling), and the short vowels are close enough.
 """
 
 from __future__ import annotations

@@ -223,7 +223,8 @@ def _engine_render(utts: list[Utterance], raw: list[Path]) -> list[str]:
     voice = utts[0].voice
     if voice.engine == "festival":
         script = raw[0].parent / "chunk.scm"
-        script.write_text(encoding="utf-8", data=festival_script(voice, [(u.text, u.rate, u.pitch, p) for u, p in zip(utts, raw)]))
+        items = [(u.text, u.rate, u.pitch, p) for u, p in zip(utts, raw)]
+        script.write_text(festival_script(voice, items), encoding="utf-8")  # Cyrillic prompts: not the locale's
         error = _call(["festival", "-b", str(script)])
         return ["" if p.exists() else (error or "festival wrote no audio") for p in raw]
     command = espeak_command if voice.engine == "espeak" else flite_command

@@ -1,5 +1,5 @@
 """Usage:
-    asr demo --out exp/demo                       # offline, ~10 minutes on 2 CPU cores
+    asr demo --out exp/demo                       # ~10 minutes on 2 CPU cores; offline once FSDD is here
     asr demo --out exp/demo --train-minutes 3     # quicker, less accurate
     asr demo --out exp/loso --holdout-speaker all # leave each FSDD speaker out in turn: WER on people never heard
 
@@ -7,6 +7,7 @@ The whole mission in one command: synthesise connected digits with many TTS voic
 recordings, train the tiny model on both for a bounded time (recipes/tts/digits.yaml, through the same
 LightningCLI as `asr fit`), export it, score it on held-out TTS voices and on the FSDD test takes, transcribe a
 held-out file and draw its attention. Writes exp/demo/model.pt and exp/demo/results.json.
+FSDD is read from --fsdd, $ASR_FSDD or ../shared/data/fsdd, else downloaded (12 MB, verified) once into downloads/.
 """
 
 from __future__ import annotations
@@ -36,7 +37,8 @@ class DemoConfig:
     threads: int = 2
     seed: int = 0
     recipe: Path | None = None  # the LightningCLI config the train stage fits; None: RECIPE from asr.resources
-    fsdd_root: Path | None = None  # FSDD recordings; None: asr.corpora.fsdd.default_root()
+    fsdd_root: Path | None = None  # FSDD recordings; None: asr.corpora.fsdd.default_root(), else `downloads`
+    downloads: Path = Path("downloads")  # where FSDD is downloaded (once) when neither --fsdd nor default_root() has it
     overrides: tuple[str, ...] = ()  # extra LightningCLI arguments, e.g. ("--model.optim.lr", "0.003")
     # An FSDD speaker left out of training and dev: the FSDD test set is then all of that speaker's takes
     # (`asr prepare fsdd --split speaker`), a person the model has never heard.
@@ -56,18 +58,26 @@ class StageTimer:
         print(f"=== {name}: {self.minutes[name]:.2f} min ===", flush=True)
 
 
+def fsdd_root(cfg: DemoConfig) -> Path:
+    """--fsdd, else $ASR_FSDD or ../shared/data/fsdd, else FSDD downloaded into `cfg.downloads`."""
+    from asr.corpora.fsdd import found_or_downloaded
+
+    return cfg.fsdd_root or found_or_downloaded(cfg.downloads, cfg.data / "fsdd")
+
+
 def prepare(cfg: DemoConfig) -> dict[str, Path]:
     from asr.corpora.fsdd import prepare_fsdd
     from asr.corpora.tts_digits import prepare_tts_digits
 
     prepare_tts_digits(cfg.data / "tts-digits", hours=cfg.hours, seed=cfg.seed, jobs=cfg.threads,
                        accents=cfg.accents)
+    root = fsdd_root(cfg)
     if cfg.holdout_speaker:
         fsdd = cfg.data / f"fsdd-without-{cfg.holdout_speaker}"
-        prepare_fsdd(cfg.fsdd_root, fsdd, split="speaker", test_speaker=cfg.holdout_speaker)
+        prepare_fsdd(root, fsdd, split="speaker", test_speaker=cfg.holdout_speaker)
     else:
         fsdd = cfg.data / "fsdd"
-        prepare_fsdd(cfg.fsdd_root, fsdd)
+        prepare_fsdd(root, fsdd)
     return {"tts": cfg.data / "tts-digits", "fsdd": fsdd}
 
 

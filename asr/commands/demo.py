@@ -2,11 +2,12 @@
     asr demo --out exp/demo
     asr demo --out exp/demo --train-minutes 3 --hours 1
     asr demo --out exp/try --set model.optim.lr=0.003 --set data.max_duration=40   # tune the recipe
-    asr demo --out exp/loso --holdout-speaker all     # each FSDD speaker left out in turn (4 runs), mean WER
+    asr demo --out exp/loso --holdout-speaker all     # each FSDD speaker left out in turn, mean WER
     asr demo --out exp/no-jackson --holdout-speaker jackson
 
 Prepare tts-digits and FSDD, train the tiny model for a bounded time, evaluate on held-out TTS voices and the
-FSDD test split, transcribe a held-out file and draw its attention. Offline; ~10 minutes on 2 CPU cores.
+FSDD test split, transcribe a held-out file and draw its attention. ~10 minutes on 2 CPU cores, offline when FSDD is
+at --fsdd, $ASR_FSDD or ../shared/data/fsdd; else it downloads FSDD (12 MB) once into downloads/.
 
 --holdout-speaker NAME trains without that FSDD speaker (nor their dev takes) and scores every one of their
 takes: a person the model has never heard. `all` does so for each speaker in turn, writing
@@ -42,7 +43,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--recipe", type=Path, default=None,
                         help=f"LightningCLI config to fit (default: the installed {RECIPE})")
     parser.add_argument("--fsdd", type=Path, default=None, metavar="DIR",
-                        help="FSDD folder holding recordings/ (default: $ASR_FSDD or ../shared/data/fsdd)")
+                        help="FSDD folder holding recordings/ (default: $ASR_FSDD or ../shared/data/fsdd, else FSDD "
+                             "downloaded once into downloads/)")
     parser.add_argument("--holdout-speaker", metavar="NAME|all",
                         help="leave this FSDD speaker out of training and score all their takes; all: each in turn")
     parser.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
@@ -71,16 +73,15 @@ def run(args: argparse.Namespace) -> int:
     if args.holdout_speaker is None:
         run_demo(cfg)
         return 0
-    from asr.corpora.fsdd import default_root, find_takes
+    from asr.corpora.fsdd import find_takes
+    from asr.demo import fsdd_root
 
-    root = args.fsdd or default_root()
-    if root is None:
-        raise UserError("--holdout-speaker needs the FSDD recordings: pass --fsdd DIR or set $ASR_FSDD")
-    speakers = sorted({t.speaker for t in find_takes(Path(root))})
+    root = fsdd_root(cfg)
+    speakers = sorted({t.speaker for t in find_takes(root)})
     if args.holdout_speaker == "all":
-        run_leave_one_out(replace(cfg, fsdd_root=Path(root)), speakers)
+        run_leave_one_out(replace(cfg, fsdd_root=root), speakers)
     elif args.holdout_speaker in speakers:
-        run_demo(replace(cfg, fsdd_root=Path(root), holdout_speaker=args.holdout_speaker))
+        run_demo(replace(cfg, fsdd_root=root, holdout_speaker=args.holdout_speaker))
     else:
         raise UserError(f"--holdout-speaker {args.holdout_speaker!r} is not an FSDD speaker here; choose one of "
                         f"{', '.join(speakers)}, or all")

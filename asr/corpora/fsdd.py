@@ -4,6 +4,7 @@ Usage:
     asr prepare fsdd --out data/fsdd                                    # customary split, ../shared/data/fsdd
     asr prepare fsdd --out data/fsdd-speaker --split speaker --test-speaker jackson
     asr prepare fsdd --root /path/to/free-spoken-digit-dataset --out data/fsdd
+    asr prepare fsdd --root downloads --download --out data/fsdd        # fetch the v1.0.9 archive (12 MB), verified
 
     from asr.corpora.fsdd import prepare_fsdd
     cuts = prepare_fsdd(None, Path("data/fsdd"))                        # {"train": CutSet, "dev": ..., "test": ...}
@@ -13,6 +14,9 @@ Files `recordings/{digit}_{speaker}_{take}.wav` are 8 kHz; the manifests say so 
 - customary: takes 0-4 test (the dataset's own convention), takes 5-9 dev, takes 10-49 train;
 - speaker: one speaker is all of test; the others' takes 0-4 are dev and takes 5-49 train.
 The dataset is CC BY-SA 4.0: ATTRIBUTION.md in the output folder says where it comes from.
+--download fetches the v1.0.9 tag's archive (five speakers, 2,500 takes; ../shared/data/fsdd holds four of them),
+checks its sha256 and unpacks it to DIR/free-spoken-digit-dataset-1.0.9/; `asr demo` does so into downloads/
+when no FSDD is found.
 """
 
 from __future__ import annotations
@@ -27,7 +31,8 @@ from typing import TYPE_CHECKING
 
 from tqdm import tqdm
 
-from asr.corpora import summary
+from asr.corpora import public, summary
+from asr.corpora.public import Archive, fetch_verified, locate, unpack_tar
 from asr.errors import UserError, brief
 
 if TYPE_CHECKING:
@@ -61,6 +66,10 @@ class Take:
 
 
 FSDD_ENV = "ASR_FSDD"  # an FSDD folder (holding recordings/) to use when --root is not given
+# The newest tag whose archive has a published checksum (public.KNOWN_CHECKSUMS); GitHub names the file FOLDER.tar.gz
+URL = "https://github.com/Jakobovski/free-spoken-digit-dataset/archive/refs/tags/v1.0.9.tar.gz"
+FOLDER = "free-spoken-digit-dataset-1.0.9"  # what the archive unpacks to
+DOWNLOADS = Path("downloads")  # where --download (without --root) and `asr demo` put it
 
 
 def default_root() -> Path | None:
@@ -73,6 +82,31 @@ def default_root() -> Path | None:
         if (candidate / "recordings").is_dir():
             return candidate
     return None
+
+
+def holds_recordings(folder: Path) -> bool:
+    return (folder / "recordings").is_dir()
+
+
+def download_fsdd(root: Path, command: str) -> Path:
+    """The FSDD folder in `root` (or `root` itself) holding recordings/; when there is none, the archive is fetched
+    into `root` (resuming), verified and unpacked to `root`/FOLDER. `command` reruns the download."""
+    place = locate(root, FOLDER, holds_recordings)
+    if place.target is None or holds_recordings(place.corpus):
+        return place.corpus
+    fetch_verified(Archive(URL, place.corpus / ".completed", FOLDER + ".tar.gz"), place.target, command,
+                   unpack=lambda: unpack_tar(place.target / (FOLDER + ".tar.gz"), place.corpus))
+    return place.corpus
+
+
+def found_or_downloaded(downloads: Path, out_dir: Path) -> Path:
+    """`default_root()`, else FSDD downloaded (once) into `downloads`: what `asr demo` reads without --fsdd."""
+    root = default_root()
+    if root is not None:
+        return root
+    print(f"FSDD is neither in ${FSDD_ENV} nor in ../shared/data/fsdd: reading it from {downloads / FOLDER} "
+          "(downloaded the first time)", flush=True)
+    return download_fsdd(downloads, public.command("fsdd", downloads, out_dir, "--download"))
 
 
 def find_takes(root: Path) -> list[Take]:
@@ -99,8 +133,9 @@ def split_of(take: Take, split: str, test_speaker: str) -> str:
 
 
 def prepare_fsdd(root: Path | None, out_dir: Path, split: str = "customary",
-                 test_speaker: str = DEFAULT_TEST_SPEAKER) -> dict[str, CutSet]:
+                 test_speaker: str = DEFAULT_TEST_SPEAKER, download: bool = False) -> dict[str, CutSet]:
     """Write train/dev/test manifests of FSDD under `out_dir`; `root=None` looks for ../shared/data/fsdd.
+    `download`: fetch the archive into `root` (None: downloads/) unless an FSDD folder is there already.
 
     A file that cannot be read is skipped with a warning; the others still make the corpus.
     """
@@ -108,10 +143,14 @@ def prepare_fsdd(root: Path | None, out_dir: Path, split: str = "customary",
 
     if split not in SPLIT_KINDS:
         raise UserError(f"unknown FSDD split {split!r}; use one of {', '.join(SPLIT_KINDS)}")
+    if download:
+        root = Path(root) if root is not None else DOWNLOADS
+        root = download_fsdd(root, public.command("fsdd", root, Path(out_dir), "--download"))
     root = Path(root) if root is not None else default_root()
     if root is None:
-        raise UserError("FSDD not found at ../shared/data/fsdd; set ASR_FSDD or pass --root pointing to the folder "
-                        "that holds recordings/")
+        get = public.command("fsdd", DOWNLOADS, Path(out_dir), "--download")
+        raise UserError("FSDD not found at ../shared/data/fsdd; set ASR_FSDD, pass --root pointing to the folder "
+                        f"that holds recordings/, or download it (12 MB) with: {get}")
     takes = find_takes(root)
     speakers = sorted({t.speaker for t in takes})
     if split == "speaker" and test_speaker not in speakers:
@@ -147,8 +186,11 @@ def attribution(root: Path) -> str:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Options named after `prepare_fsdd`'s parameters (the prepare command passes them through)."""
     parser.add_argument("--root", type=Path, default=None,
-                        help="FSDD folder holding recordings/ (default: $ASR_FSDD, else ../shared/data/fsdd next to the "
-                             "repository or the current folder)")
+                        help="FSDD folder holding recordings/, or with --download the folder to hold it (default: "
+                             "$ASR_FSDD, else ../shared/data/fsdd next to the repository or the current folder; with "
+                             "--download: downloads)")
+    parser.add_argument("--download", action="store_true",
+                        help=f"download (resuming) and verify FSDD's archive (12 MB) unless --root holds it: {URL}")
     parser.add_argument("--split", choices=SPLIT_KINDS, default="customary",
                         help="customary: takes 0-4 test, 5-9 dev, rest train; speaker: one speaker is the test set")
     parser.add_argument("--test-speaker", default=DEFAULT_TEST_SPEAKER,

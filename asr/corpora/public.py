@@ -9,7 +9,8 @@ the output folder:
 
 Downloads go through lhotse: `lhotse.utils.resumable_download` fetches the archive (resuming a partial file),
 `verify_archive` checks it against KNOWN_CHECKSUMS before anything is unpacked, then the recipe's `download_x()`
-unpacks it (its own fetch finds the file complete) and marks the folder `.completed`.
+unpacks it (its own fetch finds the file complete) and marks the folder `.completed` (FSDD, which lhotse has no
+recipe for, unpacks with `unpack_tar`).
 lhotse is imported inside the functions: `asr --help` imports these modules and lhotse takes ~2 s.
 """
 
@@ -58,6 +59,10 @@ KNOWN_CHECKSUMS: dict[str, tuple[str, str]] = {
     "waves_yesno.tar.gz": ("sha256", "c3f49e0cca421f96b75b41640749167b52118f232498667ca7a5f9416aef8e73"),
     "LJSpeech-1.1.tar.bz2": ("sha256", "be1a30453f28eb8dd26af4101ae40cbf2c50413b1bb21936cbcdc6fae3de8aa5"),
     "TEDLIUM_release-3.tgz": ("sha256", "ad1e454d14d1ad550bc2564c462d87c7a7ec83d4dc2b9210f22ab4973b9eccdb"),
+    # FSDD's GitHub tag archive, 11,975,353 bytes: tensorflow-datasets pins it
+    # (tensorflow_datasets/audio/spoken_digit/checksums.tsv); v1.0.10's (a sixth speaker) no library pins
+    "free-spoken-digit-dataset-1.0.9.tar.gz": (
+        "sha256", "8bc44cde129d505cbbb6b365c09f80c663f2aa77578afc634e6141a2f87100c0"),
 }
 
 
@@ -65,10 +70,11 @@ KNOWN_CHECKSUMS: dict[str, tuple[str, str]] = {
 class Archive:
     url: str  # the URL the recipe's download_x() fetches, so both land on the same file
     done: Path  # the recipe's `.completed` marker in the unpacked folder
+    file: str = ""  # the file's name when the URL's last part is not it (GitHub's tag archives: v1.0.9.tar.gz)
 
     @property
     def name(self) -> str:
-        return self.url.rsplit("/", 1)[-1]
+        return self.file or self.url.rsplit("/", 1)[-1]
 
 
 def fetch_verified(archive: Archive, root: Path, command: str, unpack: Callable[[], object]) -> None:
@@ -102,6 +108,26 @@ def verify_archive(path: Path, command: str) -> None:
     if got != expected:
         raise UserError(f"{path} is corrupt or incomplete ({algo} {got}, expected {expected}); "
                         f"delete it and run `{command}` again")
+
+
+def unpack_tar(archive: Path, corpus: Path) -> None:
+    """Extract `archive`, whose top folder is named `corpus.name`, into `corpus`'s parent and mark it `.completed`.
+
+    It unpacks into a `.partial` folder first, so an interrupted unpack never leaves a corpus folder that looks whole.
+    """
+    import shutil
+    import tarfile
+
+    partial = corpus.with_name(corpus.name + ".partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    with tarfile.open(archive) as tar:
+        tar.extractall(partial, filter="data")
+    unpacked = partial / corpus.name
+    if not unpacked.is_dir():
+        raise UserError(f"{archive} does not unpack to {corpus.name}/; delete it and download it again")
+    (unpacked / ".completed").touch()
+    unpacked.replace(corpus)
+    shutil.rmtree(partial)
 
 
 def file_digest(path: Path, algo: str) -> str:

@@ -29,8 +29,8 @@ FAULTS = [
     ("text-too-long", 1.2, "abc def " * 8),
     ("bad-chars", 1.25, "straße 日本 ok"),
     ("numeral", 1.3, "hello 2 worlds"),
-    ("too-long", 1.5, "hello world"),  # robust z +1.8: long, but not an outlier
-    ("duration-outlier", 4.0, "hello world"),  # z +13, and also longer than max_duration
+    ("too-long", 1.5, "hello world"),  # long, but a plausible rate
+    ("rate-outlier", 12.0, "hello world"),  # 10 characters in 12 s, and also longer than max_duration
 ]
 PLAN = CLEAN[:2] + FAULTS + CLEAN[2:]
 CFG = ValidationConfig(sample_rate=16000, max_duration=1.45)
@@ -68,7 +68,7 @@ def build(tmp_path: Path, kind: str, plan=PLAN, duplicates: bool = True) -> tupl
         lines.append(json.dumps(entry))
         if fault:
             expected.add((lineno, "missing-file" if fault == "directory" else fault))
-        if fault == "duration-outlier":
+        if fault == "rate-outlier":
             expected.add((lineno, "too-long"))
     if duplicates:
         first = json.loads(lines[0])
@@ -112,7 +112,7 @@ def test_every_planted_fault_is_found_on_its_line(tmp_path, kind):
     assert {k for _, k in expected} == set(KINDS)
     assert report.entries == len(PLAN) + 2
     assert not report.ok and "lines with errors" in report.summary()
-    assert {i.kind for i in report.warnings} == WARNINGS == {"text-too-long", "duration-outlier"}
+    assert {i.kind for i in report.warnings} == WARNINGS == {"text-too-long", "rate-outlier"}
     folder = next(i for i in report.issues if i.line == 5)
     assert folder.message.endswith("is a directory, not an audio file"), folder
 
@@ -134,39 +134,41 @@ def test_cli_prints_each_problem_with_its_line_and_exits_1(tmp_path, capsys):
     assert (f"{path}:13: error: numeral: '2' written in digits, but the corpus spells numbers as words "
             "('two' on line 19); write numbers as they are spoken") in out
     assert f"{path}:11: warning: text-too-long: " in out
-    # 13 faulty lines (duration-outlier's line is also too-long), 2 duplicates; the summary counts warnings too
+    # 13 faulty lines (rate-outlier's line is also too-long), 2 duplicates; the summary counts warnings too
     assert out.strip().splitlines()[-1] == (
         f"{path}: {len(PLAN) + 2} entries (lhotse), 14 lines with errors (1 malformed, 1 duplicate-line, "
         "1 duplicate-id, 2 missing-file, 1 unreadable-audio, 1 empty-audio, 1 sample-rate, 1 duration-mismatch, "
-        "1 empty-text, 1 bad-chars, 1 numeral, 2 too-long); 2 warnings (1 text-too-long, 1 duration-outlier)"
+        "1 empty-text, 1 bad-chars, 1 numeral, 2 too-long); 2 warnings (1 text-too-long, 1 rate-outlier)"
     )
 
 
 def test_warnings_alone_exit_0_unless_strict(tmp_path, capsys):
     """What the project's own corpora have: fast synthetic speech (dense text) and a slow speaker (an outlier)."""
-    plan = CLEAN + [(None, 1.0, "abc def " * 8), (None, 4.0, "hello world")]
+    plan = CLEAN + [(None, 1.0, "abc def " * 8), (None, 12.0, "hello world")]
     path, _ = build(tmp_path, "nemo", plan, duplicates=False)
     report = validate_manifest(path, ValidationConfig(sample_rate=16000))
-    assert report.ok and [i.kind for i in report.warnings] == ["text-too-long", "duration-outlier"]
+    assert report.ok and [i.kind for i in report.warnings] == ["text-too-long", "rate-outlier"]
     assert main(["validate-data", str(path)]) == 0
     out = capsys.readouterr().out
     assert f"{path}:13: warning: text-too-long: " in out
     assert out.strip().splitlines()[-1] == (
-        f"{path}: 14 entries (nemo), no errors; 2 warnings (1 text-too-long, 1 duration-outlier)"
+        f"{path}: 14 entries (nemo), no errors; 2 warnings (1 text-too-long, 1 rate-outlier)"
     )
     assert main(["validate-data", str(path), "--strict"]) == 1
 
 
 def test_word_tokenizer_counts_words_and_flags_every_numeral(tmp_path):
     """Without number words in the corpus a digit is only wrong for a word vocabulary; 16 words in 1 s are
-    63 characters (too dense for character CTC) but not too many words."""
+    63 characters (too dense for character CTC) but not more words than a word CTC can emit: for a word
+    tokenizer they are a rate outlier instead (5x the corpus's characters per second)."""
     plan = [(None, 0.8 + 0.05 * i, "hello world") for i in range(12)] + [(None, 1.0, "abc def " * 8),
                                                                         (None, 1.0, "room 101 please")]
     path, _ = build(tmp_path, "nemo", plan, duplicates=False)
     assert [(i.line, i.kind) for i in validate_manifest(path).issues] == [(13, "text-too-long")]
     issues = validate_manifest(path, ValidationConfig(tokenizer_kind="word")).issues
-    assert [(i.line, i.kind) for i in issues] == [(14, "numeral")]
-    assert "'101' written in digits, but a word tokenizer" in issues[0].message
+    assert sorted((i.line, i.kind) for i in issues) == [(13, "rate-outlier"), (14, "numeral")]
+    numeral = next(i for i in issues if i.kind == "numeral")
+    assert "'101' written in digits, but a word tokenizer" in numeral.message
 
 
 def test_repeated_tokens_need_a_blank_between_them():
@@ -192,3 +194,53 @@ def test_no_samples_is_empty_audio(tmp_path):
     path = tmp_path / "m.jsonl"
     path.write_text(json.dumps({"audio_filepath": "audio/e.wav", "text": "hi"}) + "\n")
     assert [(i.line, i.kind) for i in validate_manifest(path).issues] == [(1, "empty-audio")]
+
+
+def _rows(tmp_path: Path, plan: list[tuple[float, str]]) -> Path:
+    """A NeMo manifest of `plan` [(seconds, text)] with short silent-ish audio (only the claimed durations count)."""
+    (tmp_path / "audio").mkdir(exist_ok=True)
+    lines = []
+    for i, (seconds, text) in enumerate(plan):
+        tone(tmp_path / "audio" / f"r{i:03d}.wav", seconds)
+        lines.append(json.dumps({"audio_filepath": f"audio/r{i:03d}.wav", "text": text, "duration": seconds}))
+    path = tmp_path / "rates.jsonl"
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+# Read speech at LibriSpeech's ~14 characters per second, long and short: a 1.5 s "yes sir" with pauses around
+# it, a 0.6 s "no", a slow 3 s "well well", a fast 4 s sentence, a 25 s paragraph.
+PLAUSIBLE = [(4.0 + 0.7 * i, "the quick brown fox jumps over the lazy dog " * (1 + i // 4)) for i in range(16)] + [
+    (1.5, "yes sir"), (0.6, "no"), (3.0, "well well"), (1.5, "oh no not now"), (2.0, "i see"),
+    (4.0, "and so it was that the whole of the village came out to see him go by"), (25.0, "it was a long " * 25),
+]
+
+
+def test_plausible_short_and_long_utterances_give_no_warning(tmp_path):
+    report = validate_manifest(_rows(tmp_path, PLAUSIBLE), ValidationConfig(decode=False))
+    assert report.issues == [], report.lines()
+
+
+@pytest.mark.parametrize("seconds, text, tokenizer, kind", [
+    (1.0, "word " * 60, None, "text-too-long"),  # more characters than CTC can emit: said once, not twice
+    (1.0, "alpha beta " * 10, "word", "rate-outlier"),  # 20 words/s: under the word limit, but 90 characters/s
+    (30.0, "hello", None, "rate-outlier"),
+])
+def test_a_transcript_that_cannot_belong_to_its_audio_warns_once(tmp_path, seconds, text, tokenizer, kind):
+    cfg = ValidationConfig(decode=False, tokenizer_kind=tokenizer)
+    report = validate_manifest(_rows(tmp_path, PLAUSIBLE + [(seconds, text)]), cfg)
+    assert [(i.line, i.kind) for i in report.issues] == [(len(PLAUSIBLE) + 1, kind)], report.lines()
+
+
+def test_many_problems_of_a_kind_are_counted_in_one_line(tmp_path, capsys):
+    plan = PLAUSIBLE + [(30.0 + i, "hello") for i in range(8)]
+    path = _rows(tmp_path, plan)
+    assert main(["validate-data", str(path), "--quick"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    first = len(PLAUSIBLE) + 1
+    assert [line.split(": ")[0] for line in out[:3]] == [f"{path}:{first + i}" for i in range(3)]
+    rest = ", ".join(str(first + i) for i in range(3, 8))
+    assert out[3] == f"{path}: warning: rate-outlier: 5 more like these (lines {rest}); --all prints every one"
+    assert out[4].endswith("no errors; 8 warnings (8 rate-outlier)") and len(out) == 5
+    assert main(["validate-data", str(path), "--quick", "--all"]) == 0
+    assert len(capsys.readouterr().out.strip().splitlines()) == 9

@@ -4,7 +4,9 @@
     asr validate-data my_data/train.jsonl --tokenizer-chars "abcdefghijklmnopqrstuvwxyz' "
 
 Checks a manifest (lhotse cuts or NeMo JSON lines) and prints each problem as
-`MANIFEST:LINE: error|warning: kind: message`, then a one-line summary that counts both. Exit status 1 when
+`MANIFEST:LINE: error|warning: kind: message` (a kind found on more than five lines: its first three, then one
+line that counts the rest and names their lines; --all prints every one), then a one-line summary that counts
+both. Exit status 1 when
 there is an error (with --strict: any problem), else 0: warnings are heuristics correct data trips too.
 """
 
@@ -42,6 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--quick", action="store_true", help="read audio headers only (faster; misses corrupt data and silence)"
     )
     parser.add_argument("--strict", action="store_true", help="exit 1 on warnings too")
+    parser.add_argument("--all", action="store_true",
+                        help="print every problem (default: a kind on more than 5 lines shows 3 and a count)")
     parser.epilog = "problem kinds: " + "; ".join(f"{k} ({severity(k)}): {v}" for k, v in KINDS.items())
 
 
@@ -55,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
         decode=not args.quick,
     )
     report = validate_manifest(args.manifest, cfg)
-    for line in report.lines():
+    for line in report.lines(per_kind=None if args.all else 5):
         print(line)
     print(report.summary())
     failed = report.errors or (args.strict and report.warnings)

@@ -3,8 +3,10 @@
 Per line: duplicated lines and ids, missing files (or directories), unreadable or empty (no samples, or digital
 silence) audio, a sample rate that differs from the manifest's claim, a claimed duration that differs from the
 file, an empty transcript, a transcript too long for its duration, characters the tokenizer cannot write, numbers
-written in digits. Over the whole manifest: durations above `max_duration` and robust z-score outliers. A bad line
-never stops the check of the others.
+written in digits. Over the whole manifest: durations above `max_duration`, and speaking-rate outliers: a transcript
+far too long or far too short for its audio at the corpus's own speaking rate (median and MAD of its characters per
+second, with room for pauses, so a short "yes" with some silence around it is not one). A bad line never stops the
+check of the others.
 
 Each kind is an error or a warning. An error is data training would read wrongly or not at all (the command
 exits 1); a warning is a heuristic that real, correct data trips too (a fast speaker, a slow one), so it is
@@ -46,17 +48,17 @@ KINDS: dict[str, str] = {
     "bad-chars": "characters the tokenizer cannot write",
     "numeral": "a number written in digits where numbers are spelled as words",
     "too-long": "longer than --max-duration",
-    "duration-outlier": "duration is a robust z-score outlier",
+    "rate-outlier": "transcript far too long or too short for its audio at the corpus's speaking rate",
 }
 # Heuristics that correct data trips too, so they are reported but do not fail the check:
 # - text-too-long: tokens per second against one model's frame budget (x4 subsampling, character tokens); a
 #   word or BPE tokenizer, or another subsampling, has another budget, and CTC training survives an infeasible
 #   utterance (zero_infinity: its CTC term is 0, the attention decoder still learns from it). Found on the
 #   project's own TTS digits (26 characters/s of fast synthetic speech) and tightly trimmed FSDD takes.
-# - duration-outlier: a slow speaker's 0.8 s "seven" among 0.4 s takes is correct data.
+# - rate-outlier: a slow speaker's 0.8 s "seven" among 0.4 s takes is correct data, and so is a sigh, a long pause.
 # Everything else is data training reads wrongly (a label that disagrees with the audio or with the rest of
 # the corpus, audio it cannot decode, a duplicate that weighs one utterance twice) or a limit the user set.
-WARNINGS = frozenset({"text-too-long", "duration-outlier"})
+WARNINGS = frozenset({"text-too-long", "rate-outlier"})
 # Evidence that a corpus spells numbers as words. Not "one": "no one", "one of them" say nothing about numbers.
 NUMBER_WORDS = frozenset(
     "zero two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
@@ -82,7 +84,14 @@ class ValidationConfig:
     # subsampling that is 25 per second. Tokens are characters (space included), or words for a word tokenizer.
     max_chars_per_second: float = 25.0
     duration_tolerance: float = 0.1  # seconds; compressed formats round their lengths
-    outlier_z: float = 3.5  # Iglewicz & Hoaglin's cut-off for the modified z-score
+    # A rate outlier is this many robust standard deviations (1.4826 MAD) of log characters per second from the
+    # corpus's median, and at least `outlier_factor` times faster or slower. Generous on purpose: LibriSpeech's
+    # speaking rates spread by ~20%, so only a transcript that does not belong to its audio (or lost most of its
+    # words) is far enough out. `pause_s` of audio are always allowed on top of the speech (leading and trailing
+    # silence dominate short utterances' durations).
+    outlier_k: float = 5.0
+    outlier_factor: float = 3.0
+    pause_s: float = 2.0
     min_entries_for_outliers: int = 10
     decode: bool = True  # decode every file (finds corrupt data and silence); False reads headers only
 
@@ -121,10 +130,26 @@ class Report:
     def counts(self) -> Counter:
         return Counter(i.kind for i in self.issues)
 
-    def lines(self) -> list[str]:
-        """One `path:line: error|warning: kind: message` per issue, by line."""
-        return [f"{self.path}:{i.line}: {i.severity}: {i.kind}: {i.message}"
-                for i in sorted(self.issues, key=lambda i: i.line)]
+    def lines(self, per_kind: int | None = 5, examples: int = 3) -> list[str]:
+        """One `path:line: error|warning: kind: message` per issue, by line. A kind with more than `per_kind`
+        issues shows its first `examples`, then one line that counts the rest and names their first lines
+        (per_kind None: every issue)."""
+        counts = self.counts()
+        shown: Counter = Counter()
+        out, rest = [], {}
+        for i in sorted(self.issues, key=lambda i: i.line):
+            many = per_kind is not None and counts[i.kind] > per_kind
+            if many and shown[i.kind] >= examples:
+                rest.setdefault(i.kind, []).append(i.line)
+                continue
+            shown[i.kind] += 1
+            out.append(f"{self.path}:{i.line}: {i.severity}: {i.kind}: {i.message}")
+        for kind in (k for k in KINDS if k in rest):
+            lines = rest[kind]
+            first = ", ".join(map(str, lines[:8])) + (", ..." if len(lines) > 8 else "")
+            out.append(f"{self.path}: {severity(kind)}: {kind}: {len(lines)} more like these (lines {first}); "
+                       "--all prints every one")
+        return out
 
     def summary(self) -> str:
         """One line: both counts, each by kind, e.g. `x.jsonl: 20 entries (nemo), 2 lines with errors (1
@@ -153,6 +178,14 @@ class _FileRef:
 
 
 @dataclass
+class _Timing:
+    line: int
+    duration: float  # seconds
+    chars: int  # characters of the normalised transcript, spaces left out
+    dense: bool  # text-too-long already said the transcript is too long for it
+
+
+@dataclass
 class _Entry:
     line: int
     text: str
@@ -167,7 +200,7 @@ def validate_manifest(path: str | Path, cfg: ValidationConfig = ValidationConfig
     seen_ids: dict[object, int] = {}
     seen_lines: dict[bytes, int] = {}
     numbers = _Numbers()
-    durations: list[tuple[int, float]] = []
+    timings: list[_Timing] = []
     for lineno, raw, error in tqdm(iter_jsonl(path), desc=f"checking {path.name}", unit=" lines"):
         report.entries += 1
         issues = report.issues
@@ -193,12 +226,13 @@ def validate_manifest(path: str | Path, cfg: ValidationConfig = ValidationConfig
         for ref in entry.files:
             real = _check_file(lineno, ref, cfg, issues) or real
         duration = entry.duration if entry.duration is not None else real
-        _check_text(lineno, entry.text, duration, cfg, issues, numbers)
+        dense = _check_text(lineno, entry.text, duration, cfg, issues, numbers)
         if duration is not None:
-            durations.append((lineno, duration))
+            chars = len(normalise_text(entry.text).replace(" ", ""))
+            timings.append(_Timing(lineno, duration, chars, dense))
     issues = report.issues
     issues += numbers.issues(cfg)
-    _check_durations(durations, cfg, issues)
+    _check_durations(timings, cfg, issues)
     return report
 
 
@@ -290,11 +324,12 @@ def _check_file(lineno: int, ref: _FileRef, cfg: ValidationConfig, issues: list[
 
 
 def _check_text(lineno: int, text: str, duration: float | None, cfg: ValidationConfig, issues: list[Issue],
-                numbers: _Numbers) -> None:
+                numbers: _Numbers) -> bool:
+    """Problems with one transcript; True when it is too long for its duration (text-too-long)."""
     norm = normalise_text(text)
     if not norm:
         issues.append(Issue(lineno, "empty-text", f"transcript {text!r} is empty after normalisation"))
-        return
+        return False
     bad = outside_chars(text, cfg.allowed_chars)
     if bad:
         issues.append(Issue(lineno, "bad-chars", "characters outside the tokenizer: " + " ".join(repr(c) for c in bad)))
@@ -314,6 +349,8 @@ def _check_text(lineno: int, text: str, duration: float | None, cfg: ValidationC
             f"{len(units)} {'words' if words else 'characters'} need {needed} frames in {duration:.2f} s = "
             f"{rate:.1f}/s (max {limit:g}/s): {why}",
         ))
+        return True
+    return False
 
 
 class _Numbers:
@@ -363,24 +400,30 @@ def outside_chars(text: str, allowed: str) -> list[str]:
     return bad
 
 
-def _check_durations(durations: list[tuple[int, float]], cfg: ValidationConfig, issues: list[Issue]) -> None:
+def _check_durations(timings: list[_Timing], cfg: ValidationConfig, issues: list[Issue]) -> None:
     if cfg.max_duration is not None:
-        for line, d in durations:
-            if d > cfg.max_duration:
-                issues.append(Issue(line, "too-long", f"{d:.2f} s > --max-duration {cfg.max_duration:g} s"))
-    if len(durations) < cfg.min_entries_for_outliers:
+        for t in timings:
+            if t.duration > cfg.max_duration:
+                issues.append(Issue(t.line, "too-long", f"{t.duration:.2f} s > --max-duration {cfg.max_duration:g} s"))
+    spoken = [t for t in timings if t.chars and t.duration > 0]
+    if len(spoken) < cfg.min_entries_for_outliers:
         return
-    values = [d for _, d in durations]
-    median = statistics.median(values)
-    mad = statistics.median(abs(d - median) for d in values)
-    if mad == 0 or not math.isfinite(mad):
-        return
-    for line, d in durations:
-        z = 0.6745 * (d - median) / mad
-        if abs(z) > cfg.outlier_z:
-            issues.append(Issue(
-                line, "duration-outlier", f"{d:.2f} s (median {median:.2f} s, robust z {z:+.1f})"
-            ))
+    logs = [math.log(t.chars / t.duration) for t in spoken]
+    centre = statistics.median(logs)
+    sigma = 1.4826 * statistics.median(abs(x - centre) for x in logs)  # a normal's standard deviation, robustly
+    factor = max(cfg.outlier_factor, math.exp(cfg.outlier_k * sigma))
+    rate = math.exp(centre)  # the corpus's characters per second
+    for t in spoken:
+        needs = t.chars / rate  # seconds the transcript takes at the corpus's rate
+        if t.chars / t.duration > rate * factor and not t.dense:
+            issues.append(Issue(t.line, "rate-outlier", (
+                f"{t.chars} characters in {t.duration:.2f} s = {t.chars / t.duration:.1f}/s, "
+                f"{t.chars / t.duration / rate:.1f}x the corpus's median {rate:.1f}/s: "
+                "check that the transcript belongs to this audio")))
+        elif t.duration - cfg.pause_s > needs * factor:
+            issues.append(Issue(t.line, "rate-outlier", (
+                f"{t.duration:.2f} s of audio for {t.chars} characters ({needs:.2f} s at the corpus's median "
+                f"{rate:.1f}/s): a transcript missing most of its words, or audio that is mostly not speech")))
 
 
 def _n(count: int, noun: str) -> str:

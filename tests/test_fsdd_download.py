@@ -3,12 +3,8 @@ GitHub's, so no test touches the network."""
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import hashlib
-import http.server
 import tarfile
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +16,7 @@ import asr.corpora.fsdd as fsdd
 import asr.demo as demo
 from asr.corpora import public
 from asr.errors import UserError
+from serve_util import serving
 
 SPEAKERS = ("george", "jackson", "lucas", "nicolas", "theo", "yweweler")  # six, as in the newest tag
 TAKES = (0, 5, 10)  # one test, one dev, one train take in the customary split
@@ -41,25 +38,6 @@ def fake_archive(where: Path) -> Path:
     with tarfile.open(archive, "w:gz") as tar:
         tar.add(recordings.parent, arcname=fsdd.FOLDER)
     return archive
-
-
-class Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):  # noqa: A002 (the base class's name)
-        pass
-
-
-@contextlib.contextmanager
-def serving(folder: Path) -> Iterator[str]:
-    """Serve `folder` on a free 127.0.0.1 port while the block runs; yields its base URL."""
-    server = http.server.HTTPServer(("127.0.0.1", 0), functools.partial(Quiet, directory=str(folder)))
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=15)
 
 
 @pytest.fixture

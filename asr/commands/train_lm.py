@@ -32,6 +32,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--units", required=True, help="acoustic model file whose tokenizer the LM is trained on")
     parser.add_argument("--text", action="append", default=[], help="text file, one sentence a line (repeatable)")
     parser.add_argument("--manifest", action="append", default=[], help="manifest whose transcripts to use (repeatable)")
+    parser.add_argument("--held-out", action="append", default=[], metavar="MANIFEST",
+                        help="dev/test manifest none of whose sentences may be in the text (repeatable): refused if so")
     parser.add_argument("--out", required=True, help="LM file to write, e.g. exp/lm.pt")
     parser.add_argument("--exp-dir", help="checkpoints and logs (default: beside --out, <out stem>_train/)")
     parser.add_argument("--resume", action="store_true", help="continue the newest readable checkpoint in --exp-dir")
@@ -57,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
     from lightning.pytorch.callbacks import ModelCheckpoint
 
-    from asr.data.lm_data import LMDataModule, read_sentences
+    from asr.data.lm_data import LMDataModule, read_sentences, refuse_held_out
     from asr.lm.io import save_lm
     from asr.lm.model import LMConfig
     from asr.model.io import load_model_file
@@ -73,6 +75,7 @@ def run(args: argparse.Namespace) -> int:
     ckpt_path = _resume_from(ckpt_dir, args.resume, readable)
     _, tokenizer, _ = load_model_file(args.units)
     sentences = read_sentences(args.text, args.manifest)
+    refuse_held_out(sentences, args.held_out)
     data = LMDataModule(sentences, tokenizer, args.max_tokens, args.seed)
     d, h, n, f = SIZES[args.size]
     width = args.d_model or d

@@ -9,6 +9,9 @@ Layout: LibriSpeech/{part}/{speaker}/{chapter}/{speaker}-{chapter}-{utt}.flac + 
 --root is that LibriSpeech folder (what lhotse's prepare_librispeech takes) or the folder holding it (where
 --download puts it). Without --parts or --download, the parts found there are prepared (and named on one line).
 Each part becomes a split named after it: train-clean-100_cuts.jsonl.gz, dev-clean_cuts.jsonl.gz, ...
+Mini LibriSpeech also gets `train` and `dev` splits (what recipes/mini_librispeech reads): dev is dev-clean-2 when
+it is there, else four speakers of train-clean-5 (--dev-speakers, default 1970 F, 4640 F, 2136 M, 3664 M: 159
+utterances, 0.55 h) held out of train, so dev is always speakers never heard in training.
 """
 
 from __future__ import annotations
@@ -33,6 +36,9 @@ PRESETS: dict[str, tuple[str, ...]] = {
     "100": ("train-clean-100", "dev-clean", "dev-other", "test-clean", "test-other"),
     "960": FULL,
 }
+# train-clean-5 speakers held out as dev when dev-clean-2 is absent: two women, two men (SPEAKERS.TXT) of middling
+# size, 10% of its utterances
+MINI_DEV_SPEAKERS = ("1970", "4640", "2136", "3664")
 BASE_URL = "http://www.openslr.org/resources"  # lhotse's default; mini parts are under /31, the rest under /12
 
 
@@ -45,6 +51,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "--root; with --download, mini)")
     parser.add_argument("--download", action="store_true", help="download (resuming) and verify missing parts")
     parser.add_argument("--num-jobs", type=int, default=4, help="threads reading audio headers")
+    parser.add_argument("--dev-speakers", default=",".join(MINI_DEV_SPEAKERS),
+                        help="train-clean-5 speakers held out as the dev split when dev-clean-2 is absent "
+                             "(comma-separated; default %(default)s)")
 
 
 def parse_parts(parts: str | Sequence[str]) -> tuple[str, ...]:
@@ -64,7 +73,8 @@ def holds_parts(folder: Path) -> bool:
 
 
 def prepare_librispeech(out_dir: Path, root: Path = Path("downloads"), parts: str | Sequence[str] | None = None,
-                        download: bool = False, num_jobs: int = 4) -> dict[str, CutSet]:
+                        download: bool = False, num_jobs: int = 4,
+                        dev_speakers: str | Sequence[str] = MINI_DEV_SPEAKERS) -> dict[str, CutSet]:
     """Manifests of each part under `out_dir`, from `root` (the LibriSpeech folder or its parent).
 
     `parts` None: with `download`, mini; without, every part found (an error when there is none).
@@ -113,4 +123,27 @@ def prepare_librispeech(out_dir: Path, root: Path = Path("downloads"), parts: st
             raise UserError(f"{corpus / part} holds no .flac file listed in a .trans.txt; is the download complete? "
                             f"Delete it and run: {rerun(root, [part], '--download')}")
         result[part] = write_split(out_dir, part, manifests["recordings"], manifests["supervisions"])
+    if "train-clean-5" in result:
+        result.update(mini_splits(out_dir, result["train-clean-5"], result.get("dev-clean-2"), dev_speakers))
     return result
+
+
+def mini_splits(out_dir: Path, train5: CutSet, dev2: CutSet | None,
+                dev_speakers: str | Sequence[str]) -> dict[str, CutSet]:
+    """Mini LibriSpeech's `train` and `dev` splits: dev-clean-2 when prepared, else `dev_speakers` of train-clean-5
+    (then left out of train). Rewritten each run, so dev-clean-2 takes over as soon as it is there."""
+    from asr.corpora.summary import write_manifests
+
+    if dev2 is not None:
+        print("mini librispeech: dev = dev-clean-2, train = all of train-clean-5")
+        return {"train": write_manifests(out_dir, "train", train5), "dev": write_manifests(out_dir, "dev", dev2)}
+    held = {s.strip() for s in (dev_speakers.split(",") if isinstance(dev_speakers, str) else dev_speakers)}
+    present = {c.supervisions[0].speaker for c in train5}
+    if not held or not held <= present:
+        raise UserError(f"--dev-speakers {', '.join(sorted(held - present)) or '(none)'} not in train-clean-5; "
+                        f"choose from {', '.join(sorted(present, key=int))}")
+    dev = train5.filter(lambda c: c.supervisions[0].speaker in held).to_eager()
+    train = train5.filter(lambda c: c.supervisions[0].speaker not in held).to_eager()
+    print(f"mini librispeech: dev-clean-2 absent; dev = train-clean-5 speakers {', '.join(sorted(held))} "
+          f"({len(dev)} utterances), held out of train ({len(train)})")
+    return {"train": write_manifests(out_dir, "train", train), "dev": write_manifests(out_dir, "dev", dev)}

@@ -16,8 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from asr.corpora import (commonvoice, fsdd, librispeech, librispeech_lm, ljspeech, tedlium, tts_digits, tts_sentences,
-                         yesno)
+from asr.corpora import (an4, commonvoice, fsdd, librispeech, librispeech_lm, ljspeech, tedlium, tts_digits,
+                         tts_sentences, yesno)
 
 if TYPE_CHECKING:
     from lhotse import CutSet
@@ -35,6 +35,8 @@ CORPORA: dict[str, Corpus] = {
                          "connected digits spoken by espeak-ng/flite/festival voices; test voices unheard in train"),
     "tts-sentences": Corpus(tts_sentences.prepare_tts_sentences, tts_sentences.add_arguments,
                             "1,000+ word English sentences, same voices; test sentences never in train"),
+    "an4": Corpus(an4.prepare_an4, an4.add_arguments,
+                  "CMU AN4, real 16 kHz speech of 84 people: names, digits, commands (../shared/data/an4 or --root)"),
     "fsdd": Corpus(fsdd.prepare_fsdd, fsdd.add_arguments,
                    "Free Spoken Digit Dataset, real 8 kHz recordings (../shared/data/fsdd or --root)"),
     # public corpora through lhotse's recipes (asr/corpora/public.py): --root is the corpus folder or the folder
@@ -44,7 +46,7 @@ CORPORA: dict[str, Corpus] = {
     "librispeech-lm": Corpus(librispeech_lm.prepare_librispeech_lm, librispeech_lm.add_arguments,
                              "LibriSpeech's official 3/4-gram ARPA LMs and LM text (OpenSLR 11), md5-checked"),
     "commonvoice": Corpus(commonvoice.prepare_commonvoice, commonvoice.add_arguments,
-                          "Mozilla Common Voice, one --language (Latin-alphabet languages)"),
+                          "Mozilla Common Voice, one --language (any script; zh, ja, th, ... split into characters)"),
     "tedlium": Corpus(tedlium.prepare_tedlium, tedlium.add_arguments, "TED-LIUM 3 talks, one cut per segment"),
     "ljspeech": Corpus(ljspeech.prepare_ljspeech, ljspeech.add_arguments, "LJ Speech, one speaker, 24 h"),
     "yesno": Corpus(yesno.prepare_yesno, yesno.add_arguments, "Kaldi's yes/no: 60 Hebrew recordings at 8 kHz"),

@@ -41,6 +41,23 @@ def read_sentences(texts: Sequence[str | Path] = (), manifests: Sequence[str | P
     return out
 
 
+def refuse_held_out(sentences: Sequence[str], held_out: Sequence[str | Path]) -> None:
+    """UserError when any sentence of the held-out manifests (dev, test) is in the LM text: an LM that has read the
+    test sentences makes every WER measured with it a leak. Compared after `normalise_text`, as scoring does."""
+    if not held_out:
+        return
+    from asr.data.manifests import load_cuts
+    from asr.text import normalise_text
+
+    lm = {normalise_text(t) for t in sentences}
+    found = sorted({s.text for c in load_cuts(list(held_out)) for s in c.supervisions
+                    if s.text and normalise_text(s.text) in lm})
+    if found:
+        raise UserError(f"{len(found)} sentence(s) of {', '.join(map(str, held_out))} are in the LM text (first: "
+                        f"{found[0]!r}); an LM trained on them makes their WER a leak: remove them from the text")
+    print(f"LM text: {len(sentences):,} sentences, none of them in {', '.join(map(str, held_out))}")
+
+
 def split_valid(ids: list[list[int]], seed: int, fraction: float = 0.01, most: int = 2000
                 ) -> tuple[list[list[int]], list[list[int]]]:
     """(train, valid): a seeded `fraction` of the sentences (1 to `most`) held out."""

@@ -12,8 +12,10 @@ holding cv-corpus-* folders (the newest with the language is read). Without --la
 is prepared (and named on one line). Splits: train, dev, test. Most releases need an accepted licence on
 commonvoice.mozilla.org: download the archive there, unpack it, point --root at it and run without --download
 (lhotse's downloader only knows the old public URLs).
-asr.text.normalise_text keeps a-z, 0-9 and apostrophes (accents stripped), so only languages written in the Latin
-alphabet keep their transcripts; utterances left empty are dropped with a warning.
+Transcripts in any script go through asr.text.normalise_text (letters, marks and numbers kept, casefolded,
+punctuation dropped); languages written without spaces between words (zh-*, yue, ja, th, lo, km, my, nan-*) are
+split into one word per character, so their WER is a character error rate. Utterances left empty are dropped with
+a warning.
 """
 
 from __future__ import annotations
@@ -27,12 +29,15 @@ from typing import TYPE_CHECKING
 from asr.corpora import public
 from asr.corpora.public import load_prepared, require_dir, say_found, write_split
 from asr.errors import UserError, brief
+from asr.text import normalise_text
 
 if TYPE_CHECKING:
     from lhotse import CutSet
 
 SPLITS = ("train", "dev", "test")
 DEFAULT_RELEASE = "cv-corpus-13.0-2023-03-09"  # lhotse's default release
+# Common Voice codes (before any "-CN", "-TW", ...) of languages written without spaces between words
+UNSPACED = ("ja", "km", "lo", "my", "nan", "th", "yue", "zh")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -91,8 +96,12 @@ def prepare_commonvoice(out_dir: Path, root: Path = Path("downloads"), language:
     with tempfile.TemporaryDirectory() as tmp:  # lhotse insists on writing its own copies; ours are written below
         manifests = recipe.prepare_commonvoice(corpus, tmp, languages=[language], splits=SPLITS,
                                                num_jobs=num_jobs)[language]
+    split_chars = language.split("-")[0] in UNSPACED
+    if split_chars:
+        print(f"commonvoice: {language} is written without spaces; its transcripts are split into characters")
     return {s: write_split(out_dir, s, manifests[s]["recordings"],
-                           manifests[s]["supervisions"]) for s in SPLITS}
+                           manifests[s]["supervisions"].transform_text(lambda t: normalise_text(t, split_chars)))
+            for s in SPLITS}
 
 
 def _is_release(folder: Path) -> bool:

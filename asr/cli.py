@@ -28,6 +28,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "test": ("lightning_cli", "run the test loop of a checkpoint (LightningCLI)"),
     "export": ("export", "turn a training checkpoint into one self-contained model file"),
     "average": ("average", "average the weights of several checkpoints"),
+    "info": ("info", "show what a model file is: network, vocabulary, training data, test results, recipe, code"),
     "train-lm": ("train_lm", "train a transformer LM on a model's units, for fusion (--lm)"),
     "tune-lm": ("tune_lm", "pick LM weight and length bonus on a dev set"),
     "build-ngram": ("build_ngram", "estimate a word ARPA n-gram with IRSTLM, for fusion (--ngram)"),

@@ -235,3 +235,17 @@ def test_a_killed_model_process_is_started_again(served):
     wav, text = heldout[0]
     assert client(url).audio.transcriptions.create(model="digits", file=Path(wav)).text == text
     assert engine._proc.pid != old and engine._proc.is_alive()
+
+
+def test_models_show_each_model_files_card(served):
+    """OpenAI's model object, with the model file's card beside its fields (the client keeps extra fields)."""
+    url, _, _ = served
+    r = httpx.get(f"{url}/v1/models/digits", headers={"Authorization": f"Bearer {KEY}"})
+    assert r.status_code == 200
+    body = r.json()
+    assert {k: body[k] for k in ("id", "object", "owned_by")} == {"id": "digits", "object": "model", "owned_by": "asr"}
+    card = body["card"]
+    assert card["vocabulary"] == {"kind": "word", "size": 14} and card["parameters"] > 1_000_000
+    assert {"corpora", "results", "recipe", "code", "date", "calibration"} <= set(card)
+    [listed] = client(url).models.list().data
+    assert listed.id == "digits" and listed.model_extra["card"] == card

@@ -1,33 +1,45 @@
 """The self-contained model file: weights, model config, tokenizer and CMVN statistics (buffers) in one
 `torch.save` of plain tensors, dicts, lists, strings and numbers, so it loads with `weights_only=True`
-(no unpickling of code).
+(no unpickling of code). Its meta holds the model's card (asr.model.card): training data, vocabulary, results,
+recipe, code version, date, parameters.
+
+Usage:
+    model, tokenizer, meta = load_model_file("exp/demo/model.pt")
+    print(model_card(model, tokenizer, meta).lines())
+    save_model("copy.pt", model, tokenizer, meta)
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import torch
 
 from asr.errors import UserError, brief
 from asr.model.asr_model import ASRModel
+from asr.model.card import ModelCard
 from asr.model.config import ModelConfig
 from asr.tokenizer import Tokenizer, tokenizer_from_state
 
 FORMAT = "asr-model/1"
 
 
-def save_model(path: str | Path, model: ASRModel, tokenizer: Tokenizer, meta: dict | None = None) -> None:
-    """Write `model` + `tokenizer` to `path`; `meta` is free-form JSON-like info (training data, WER, ...)."""
+def save_model(path: str | Path, model: ASRModel, tokenizer: Tokenizer, meta: dict | None = None,
+               card: ModelCard | None = None) -> None:
+    """Write `model` + `tokenizer` to `path`; `meta` is free-form JSON-like info. `card` (default: the one in
+    `meta`, else an empty one) is stored in meta["card"] with the vocabulary, parameters, code version and date
+    filled in."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    card = (card or ModelCard.of(meta)).completed(count_parameters(model), vocabulary(tokenizer))
     blob = {
         "format": FORMAT,
         "config": model.cfg.to_dict(),
         "tokenizer": tokenizer.state(),
         "state_dict": state,
-        "meta": meta or {},
+        "meta": {**(meta or {}), "card": card.to_dict()},
     }
     tmp = path.with_suffix(path.suffix + ".tmp")
     torch.save(blob, tmp)
@@ -42,6 +54,24 @@ def load_model_file(path: str | Path, device: str | torch.device = "cpu") -> tup
     model = ASRModel(ModelConfig.from_dict(blob["config"]))
     model.load_state_dict(blob["state_dict"])
     return model.to(device).eval(), tokenizer, blob.get("meta", {})
+
+
+def model_card(model: ASRModel, tokenizer: Tokenizer, meta: dict) -> ModelCard:
+    """The card of a loaded model file; a file written before cards gets its vocabulary and parameters from the
+    model itself, and unknowns for the rest."""
+    card = ModelCard.of(meta)
+    if card.vocabulary is None or card.parameters is None:
+        card = replace(card, vocabulary=card.vocabulary or vocabulary(tokenizer),
+                       parameters=card.parameters or count_parameters(model))
+    return card
+
+
+def vocabulary(tokenizer: Tokenizer) -> dict:
+    return {"kind": tokenizer.kind, "size": tokenizer.vocab_size}
+
+
+def count_parameters(model: ASRModel) -> int:
+    return sum(p.numel() for p in model.parameters())
 
 
 def read_blob(path: str | Path, fmt: str, kind: str, how_to_make: str, writer: str) -> dict:

@@ -4,9 +4,10 @@
     app = create_app(serve_models({"demo": "exp/demo/model.pt"}), ServeOptions(max_batch=16))
     uvicorn.run(app, host="127.0.0.1", port=8000)
 
-Routes: `POST /v1/audio/transcriptions` (asr.serve.schema has its fields and answers), `GET /v1/models`,
-`GET /v1/models/{id}`, `GET /health`, `POST /v1/audio/attention` (ours: the cross-attention picture of a short
-recording, as PNG), and the page at `GET /` (static files, nothing from a CDN).
+Routes: `POST /v1/audio/transcriptions` (asr.serve.schema has its fields and answers), `GET /v1/models` and
+`GET /v1/models/{id}` (OpenAI's model objects, each with its model file's card as "card"), `GET /health`,
+`POST /v1/audio/attention` (ours: the cross-attention picture of a short recording, as PNG), and the page at
+`GET /` (static files, nothing from a CDN).
 
 Every request is answered: bad fields and audio that cannot be decoded are 400s naming what is wrong, a missing
 or wrong key 401 (with `api_key`), a model not served 404, an upload over `max_upload_mb` 413, more than
@@ -33,6 +34,7 @@ from starlette.exceptions import HTTPException
 from asr.errors import UserError
 from asr.inference.options import TranscribeOptions
 from asr.lm.hotwords import parse_hotwords
+from asr.model.io import model_card
 from asr.serve.options import ServeOptions
 from asr.serve.schema import APIError, TranscriptionRequest, sse, transcription_body
 from asr.serve.upload import MB, drain, read_form, save_upload
@@ -244,7 +246,10 @@ def _attention_png(served: ServedModel, path: Path, filename: str, req: Transcri
 
 
 def _model_card(m: ServedModel) -> dict:
-    return {"id": m.name, "object": "model", "created": m.created, "owned_by": "asr"}
+    """OpenAI's model object, and ours: the model file's card (training data, vocabulary, results, recipe, ...)."""
+    t = m.transcriber
+    return {"id": m.name, "object": "model", "created": m.created, "owned_by": "asr",
+            "card": model_card(t.net, t.tokenizer, t.meta).to_dict()}
 
 
 def _release(state: _State, rid: int):

@@ -1,0 +1,45 @@
+"""Usage:
+    asr info exp/demo/model.pt
+    asr info exp/demo/model.pt --json
+
+What a model file is: its network (size, front end), then its card (asr/model/card.py): vocabulary, parameters,
+training data and hours, steps, the model it was fine-tuned from, test results, recipe, code version, date, and
+the vocabulary check's dev-set calibration. A file written before cards existed shows what the file itself tells
+(network, vocabulary, parameters) and "unknown" for the rest.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("model", help="model file from `asr export` (or `asr average`)")
+    parser.add_argument("--json", action="store_true", help="print the card and the model config as one JSON object")
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+
+    from asr.model.io import load_model_file, model_card
+
+    net, tokenizer, meta = load_model_file(args.model)
+    card = model_card(net, tokenizer, meta)
+    if args.json:
+        print(json.dumps({"model": args.model, "config": net.cfg.to_dict(), "card": card.to_dict()}, indent=1))
+        return 0
+    print(f"model file: {args.model}")
+    print(f"network: {network_line(net.cfg)}")
+    for line in card.lines():
+        print(line)
+    return 0
+
+
+def network_line(cfg) -> str:
+    """One line for a ModelConfig: sizes, subsampling, front end."""
+    front = cfg.frontend
+    band = f", up to {front.f_max:g} Hz" if front.f_max else ""
+    conv = ", conv module" if cfg.conv_module else ""
+    return (f"d_model {cfg.d_model}, {cfg.heads} heads, {cfg.enc_layers} encoder / {cfg.dec_layers} decoder layers, "
+            f"feed-forward {cfg.ffn}{conv}, subsampling x{cfg.subsampling}; {front.n_mels} log-mels at "
+            f"{front.sample_rate} Hz{band}")

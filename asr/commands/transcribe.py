@@ -16,7 +16,9 @@ found under (`in/a/x.wav` from `in/` -> `OUT/a/x.txt`); two inputs that would wr
 Every input gets an answer. A file that can't be transcribed (unreadable, no samples, NaN or infinite samples)
 gets one `error:` line on stderr and the others are still transcribed; the exit code is then 1. A file in which
 nothing was recognised as speech (silence, noise) gets an empty transcript, a `note:` line on stderr, and
-`"no_speech": true` in json.
+`"no_speech": true` in json. A file whose transcript explains its audio worse than nearly all of the model's dev
+set did (words outside the model's vocabulary, noise it took for speech; asr.inference.coverage) is still
+transcribed, with one `warning:` line on stderr.
 """
 
 from __future__ import annotations
@@ -53,9 +55,11 @@ def run(args: argparse.Namespace) -> int:
 
     from asr.audio import find_audio_inputs, open_audio
     from asr.errors import UserError
+    from asr.inference.coverage import vocabulary_warning
     from asr.inference.formats import FORMATS, OutputNamer, render
     from asr.inference.options import TranscribeOptions
     from asr.inference.transcriber import load_model
+    from asr.model.io import model_card
 
     if args.batch_size < 1:
         raise UserError(f"--batch-size must be at least 1, got {args.batch_size}")
@@ -73,6 +77,7 @@ def run(args: argparse.Namespace) -> int:
     warn_if_precision_is_slow(args)
     apply_compute_arguments(args)
     model = load_model(args.model, args.device)
+    card = model_card(model.net, model.tokenizer, model.meta)
     opts = TranscribeOptions(
         decode=decode_options(args), batch_size=args.batch_size, **fusion_files(args),
         precision=args.precision, word_timestamps=not args.no_word_timestamps,
@@ -95,6 +100,8 @@ def run(args: argparse.Namespace) -> int:
         if result.no_speech:
             tqdm.write(f"note: {name}: no speech recognised in {result.duration:g} s of audio; the transcript is "
                        f"empty", file=sys.stderr)
+        elif (warning := vocabulary_warning(name, result.fit, card)) is not None:
+            tqdm.write(f"warning: {warning}", file=sys.stderr)
         if namer is not None:
             for fmt in formats:
                 namer.write(name, fmt, render(result, fmt))

@@ -20,6 +20,7 @@ class SegmentResult:
     text: str
     words: list[Word] = field(default_factory=list)
     tokens: list[int] = field(default_factory=list, repr=False)  # the model's unit ids (not in to_dict)
+    fit: float | None = field(default=None, repr=False)  # the vocabulary check's score (asr.inference.coverage)
 
 
 @dataclass
@@ -33,10 +34,15 @@ class Transcript:
     # True when the transcript is empty because nothing was recognised as speech (digital silence, noise):
     # an answer, not a failure (a file that can't be transcribed is an error instead).
     no_speech: bool = False
+    # How well the transcript explains the audio (asr.inference.coverage): far below the model's dev set, the
+    # audio holds words the vocabulary cannot spell. None when not measured.
+    fit: float | None = None
 
     def to_dict(self) -> dict:
         d = asdict(self)
         d.pop("seconds")
+        d.pop("fit")
         for seg in d["segments"]:
             seg.pop("tokens")
+            seg.pop("fit")
         return d

@@ -35,6 +35,7 @@ from asr.decoding.policy import decode_encoded
 from asr.errors import UserError
 from asr.inference.levels import HOP_S, Levels, measure, speech_threshold
 from asr.inference.confidence import calibration_of
+from asr.inference.coverage import file_fit, transcript_fit
 from asr.inference.options import SegmentOptions, TranscribeOptions
 from asr.inference.results import SegmentResult, Transcript
 from asr.inference.segments import Segment, find_segments
@@ -238,6 +239,7 @@ class Transcriber:
             enc, enc_lens, _ = self.net.encode(wave.to(dev), lens.to(dev))  # (B, T', D), (B,)
             log_probs = self.net.ctc_log_probs(enc)  # (B, T', V) fp32
             hyps = decode_encoded(self.net, enc, enc_lens, opts.decode, log_probs, self.fusion(opts))
+        fits = transcript_fit(log_probs, enc_lens, hyps).tolist()  # (B,): the vocabulary check's score
         out = []
         for b, (j, tokens) in enumerate(zip(jobs, hyps)):
             words = []
@@ -245,16 +247,18 @@ class Transcriber:
                 words = align_words(log_probs[b, : int(enc_lens[b])], tokens, self.tokenizer, self.clock,
                                     j.segment.start, j.energy, j.threshold, calibration=self.calibration)
             text = self.tokenizer.decode(tokens).strip()
-            out.append(SegmentResult(round(j.segment.start, 3), round(j.segment.end, 3), text, words, list(tokens)))
+            out.append(SegmentResult(round(j.segment.start, 3), round(j.segment.end, 3), text, words, list(tokens),
+                                     fits[b]))
         return out
 
     def assemble(self, f: InFlight) -> Transcript:
         """The Transcript of an input whose segments are all decoded."""
         segments = [f.results[i] for i in range(f.count or 0)]
+        fit = file_fit([(s.fit, s.end - s.start) for s in segments if s.fit is not None])
         segments = [s for s in segments if s.text]  # silence the VAD let through decodes to nothing
         text = " ".join(s.text for s in segments)
         return Transcript(text, segments, round(f.duration, 3), f.name, self.name, time.perf_counter() - f.started,
-                          no_speech=not text)
+                          no_speech=not text, fit=fit)
 
 
 def _check_samples(name: str, src: AudioSource, levels: Levels) -> None:

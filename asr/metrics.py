@@ -1,9 +1,11 @@
-"""WER/CER with jiwer on normalised text, plus the counts a report needs."""
+"""WER/CER with jiwer on normalised text, plus the counts a report needs: jiwer's word alignment per utterance,
+sclite's columns (Snt, Wrd, Corr, Sub, Del, Ins, Err, S.Err) and the most frequent confusions."""
 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import asdict, dataclass
+from collections.abc import Iterable
+from dataclasses import asdict, astuple, dataclass
 
 import jiwer
 
@@ -60,23 +62,96 @@ def error_report(refs: list[str], hyps: list[str]) -> ErrorReport:
 
 
 def confusions(refs: list[str], hyps: list[str], top: int = 20) -> list[tuple[str, str, int]]:
-    """Most frequent (reference word, hypothesis word) substitutions; '*' stands for a missing word."""
-    counts: Counter = Counter()
-    r = [normalise_text(x) for x in refs]
-    h = [normalise_text(x) for x in hyps]
-    pairs = [(a, b) for a, b in zip(r, h) if a]
-    if not pairs:
-        return []
-    out = jiwer.process_words([a for a, _ in pairs], [b for _, b in pairs])
-    for ref_words, hyp_words, chunks in zip(out.references, out.hypotheses, out.alignments):
-        for c in chunks:
-            if c.type == "substitute":
-                for k in range(c.ref_end_idx - c.ref_start_idx):
-                    counts[(ref_words[c.ref_start_idx + k], hyp_words[c.hyp_start_idx + k])] += 1
-            elif c.type == "delete":
-                for k in range(c.ref_start_idx, c.ref_end_idx):
-                    counts[(ref_words[k], "*")] += 1
-            elif c.type == "insert":
-                for k in range(c.hyp_start_idx, c.hyp_end_idx):
-                    counts[("*", hyp_words[k])] += 1
+    """Most frequent (reference word, hypothesis word) errors; '*' stands for a missing word."""
+    found = confusion_counts(word_alignment(normalise_text(r), normalise_text(h)) for r, h in zip(refs, hyps))
+    counts = found.substitutions + Counter({(w, "*"): n for w, n in found.deletions.items()})
+    counts += Counter({("*", w): n for w, n in found.insertions.items()})
     return [(a, b, n) for (a, b), n in counts.most_common(top)]
+
+
+# ---- alignments and sclite's columns ------------------------------------------------------------------------
+Alignment = list[tuple[str, str, str]]  # (kind, ref word or "", hyp word or "") per aligned position
+
+
+def word_alignment(ref: str, hyp: str) -> Alignment:
+    """(kind, ref word or '', hyp word or '') per aligned position of two normalised texts; kind is jiwer's
+    equal/substitute/delete/insert, from the same alignment jiwer's WER counts."""
+    r, h = ref.split(), hyp.split()
+    if not r:
+        return [("insert", "", w) for w in h]
+    out = jiwer.process_words(ref, hyp or "")
+    pairs = []
+    for c in out.alignments[0]:
+        rs, hs = r[c.ref_start_idx : c.ref_end_idx], h[c.hyp_start_idx : c.hyp_end_idx]
+        if c.type in ("equal", "substitute"):
+            pairs += [(c.type, a, b) for a, b in zip(rs, hs)]
+        elif c.type == "delete":
+            pairs += [("delete", a, "") for a in rs]
+        else:
+            pairs += [("insert", "", b) for b in hs]
+    return pairs
+
+
+@dataclass(frozen=True)
+class Counts:
+    """sclite's columns over some utterances, as counts: Snt, Wrd, Corr, Sub, Del, Ins, S.Err (Err = Sub + Del +
+    Ins)."""
+
+    sentences: int = 0
+    words: int = 0  # reference words
+    correct: int = 0
+    substitutions: int = 0
+    deletions: int = 0
+    insertions: int = 0
+    sentence_errors: int = 0  # utterances with at least one error
+
+    @classmethod
+    def of(cls, alignment: Alignment) -> Counts:
+        """One utterance's counts from its alignment."""
+        kinds = Counter(kind for kind, _, _ in alignment)
+        errors = kinds["substitute"] + kinds["delete"] + kinds["insert"]
+        return cls(1, kinds["equal"] + kinds["substitute"] + kinds["delete"], kinds["equal"], kinds["substitute"],
+                   kinds["delete"], kinds["insert"], int(errors > 0))
+
+    def __add__(self, other: Counts) -> Counts:
+        return Counts(*(a + b for a, b in zip(astuple(self), astuple(other))))
+
+    @property
+    def errors(self) -> int:
+        return self.substitutions + self.deletions + self.insertions
+
+    @property
+    def wer(self) -> float:
+        """A fraction, as ErrorReport's."""
+        return self.errors / max(self.words, 1)
+
+    def percentages(self) -> dict[str, float]:
+        """sclite's percentages: Corr, Sub, Del, Ins and Err of the reference words, S.Err of the sentences."""
+        w, n = max(self.words, 1), max(self.sentences, 1)
+        return {"Corr": 100 * self.correct / w, "Sub": 100 * self.substitutions / w, "Del": 100 * self.deletions / w,
+                "Ins": 100 * self.insertions / w, "Err": 100 * self.errors / w, "S.Err": 100 * self.sentence_errors / n}
+
+
+def total(counts: Iterable[Counts]) -> Counts:
+    return sum(counts, Counts())
+
+
+@dataclass(frozen=True)
+class Confusions:
+    substitutions: Counter  # (ref word, hyp word) -> count
+    deletions: Counter  # ref word -> count
+    insertions: Counter  # hyp word -> count
+
+
+def confusion_counts(alignments: Iterable[Alignment]) -> Confusions:
+    """Every substitution pair, deleted word and inserted word over some utterances' alignments."""
+    found = Confusions(Counter(), Counter(), Counter())
+    for alignment in alignments:
+        for kind, a, b in alignment:
+            if kind == "substitute":
+                found.substitutions[(a, b)] += 1
+            elif kind == "delete":
+                found.deletions[a] += 1
+            elif kind == "insert":
+                found.insertions[b] += 1
+    return found

@@ -1,4 +1,5 @@
-"""`asr evaluate` on NeMo and lhotse manifests: scores, the --json summary and icefall's report files."""
+"""`asr evaluate` on NeMo and lhotse manifests: scores, the --json summary and icefall's report files; the
+scoring protocol (whole cuts, undecoded cuts as deletions, --plain-search); agreement with `asr transcribe`."""
 
 import json
 from pathlib import Path
@@ -63,7 +64,10 @@ def test_evaluate_nemo_manifest_writes_summary_and_icefall_files(digits_model, m
     assert s["ser"] >= 1 / 8
     assert 0 < s["rtf"] < 1.0 and s["failed"] == 0
     truth = heldout[0][1].split()[0]
-    assert {"ref": _wrong_first_word(heldout[0][1]).split()[0], "hyp": truth, "count": 1} in s["confusions"]
+    assert {"ref": _wrong_first_word(heldout[0][1]).split()[0], "hyp": truth, "count": 1} in \
+        s["confusions"]["substitutions"]
+    assert "test set" in printed and "S.Err" in printed and "every cut decoded whole" in printed
+    assert s["sclite"]["total"]["Wrd"] == s["words"] and s["settings"]["guards"] and not s["settings"]["plain_search"]
 
     recogs = (out / "recogs-test.txt").read_text().splitlines()
     assert len(recogs) == 16  # a ref= and a hyp= line per utterance, with the same id
@@ -89,15 +93,130 @@ def test_evaluate_lhotse_cuts_gives_the_same_scores(digits_model, manifests, tmp
         assert a[key] == b[key]
 
 
-def test_evaluate_reports_an_unreadable_clip_and_scores_the_rest(digits_model, manifests, tmp_path, capsys):
+def test_undecodable_cuts_count_as_all_their_words_deleted_and_are_named(digits_model, manifests, tmp_path, capsys,
+                                                                         monkeypatch):
+    """An unreadable file, one with no samples and one whose search raises: each scored as deletions, named in
+    the report, the --json and the errs file; the cuts batched with the one that raised are still decoded."""
+    from asr.inference.transcriber import Transcriber
+
     path, _ = digits_model
-    _, lhotse, _ = manifests  # lhotse cuts carry the audio's metadata, so the manifest loads and decoding finds it
-    (lhotse.parent / "clips" / "u3.wav").write_bytes(b"not audio")
-    rc = main(["evaluate", "--model", str(path), "--manifest", str(lhotse), "--json", str(tmp_path / "s.json")])
-    err = capsys.readouterr().err
-    assert rc == 1 and "u3" in err and "Traceback" not in err
+    _, lhotse, refs = manifests  # lhotse cuts carry the audio's metadata, so the manifest loads and decoding finds it
+    clips = lhotse.parent / "clips"
+    frames = [sf.info(clips / f"u{i}.wav").frames for i in range(8)]  # the search breaks on a clip of its own length
+    (clips / "u3.wav").write_bytes(b"not audio")
+    sf.write(clips / "u5.wav", np.zeros(0, np.float32), 22_050)  # a valid header and no samples
+    broken = next(i for i in (6, 7, 4, 2, 1, 0) if sum(abs(f - frames[i]) <= 4 for f in frames) == 1)
+    length = round(frames[broken] * 16_000 / 22_050)  # as the network gets it
+    decode_jobs = Transcriber.decode_jobs
+
+    def breaks_on_one(self, jobs, opts):
+        if any(abs(len(j.wave) - length) <= 2 for j in jobs):
+            raise RuntimeError("the search fell over")
+        return decode_jobs(self, jobs, opts)
+
+    monkeypatch.setattr(Transcriber, "decode_jobs", breaks_on_one)
+    rc = main(["evaluate", "--model", str(path), "--manifest", str(lhotse), "--json", str(tmp_path / "s.json"),
+               "--out-dir", str(tmp_path / "out"), "--name", "t"])
+    out, err = capsys.readouterr()
+    assert rc == 1 and "Traceback" not in err and "scored as all their reference words deleted" in err
     s = json.loads((tmp_path / "s.json").read_text())
-    assert s["utterances"] == 7 and s["failed"] == 1
+    lost = {"u3", "u5", f"u{broken}"}
+    stem = lambda cut_id: cut_id.split("-")[0]  # noqa: E731 - lhotse's cut ids are u3-3: recording-index
+    assert s["utterances"] == 8 and s["failed"] == 3 and {stem(x["id"]) for x in s["not_decoded"]} == lost
+    assert s["words"] == sum(len(r.split()) for r in refs)
+    lost_words = sum(len(refs[int(i[1])].split()) for i in lost)
+    assert s["deletions"] >= lost_words and sum(x["words"] for x in s["not_decoded"]) == lost_words
+    assert f"u{broken}-{broken}: decoding failed (RuntimeError: the search fell over)" in out
+    assert f"not decoded, scored as all words deleted: 3 of 8 utterances, {lost_words} reference words" in out
+    hyps = {stem(line.split(":")[0]): line.split("hyp=")[1] for line in (tmp_path / "out" / "recogs-t.txt").read_text()
+            .splitlines() if "hyp=" in line}
+    assert {i for i, h in hyps.items() if h == "[]"} == lost  # the rest decoded, the broken one's batch-mates too
+    assert "u3-3: cannot load audio" in (tmp_path / "out" / "errs-t.txt").read_text()
+
+
+def _long_cut(heldout, folder: Path, seconds: float, speaker: str = "spk"):
+    """Held-out clips joined with 0.4 s pauses into one recording of >= `seconds`, as one lhotse cut."""
+    from lhotse import CutSet, Recording, RecordingSet, SupervisionSegment, SupervisionSet
+
+    pieces, texts = [], []
+    for wav, text in heldout:
+        pieces += [sf.read(wav, dtype="float32")[0], np.zeros(6_400, np.float32)]
+        texts.append(text)
+        if sum(len(p) for p in pieces) >= seconds * 16_000:
+            break
+    folder.mkdir(parents=True, exist_ok=True)
+    sf.write(folder / "long.flac", np.concatenate(pieces), 16_000)
+    rec = Recording.from_file(folder / "long.flac", recording_id="long")
+    sup = SupervisionSegment("long", "long", 0.0, rec.duration, text=" ".join(texts), speaker=speaker)
+    cuts = CutSet.from_manifests(recordings=RecordingSet.from_recordings([rec]),
+                                 supervisions=SupervisionSet.from_segments([sup]))
+    cuts.to_file(folder / "long_cuts.jsonl.gz")
+    return folder / "long_cuts.jsonl.gz", rec.duration
+
+
+def test_a_cut_longer_than_20_s_is_decoded_whole_unless_max_segment(digits_model, tmp_path, capsys, monkeypatch):
+    from asr.inference.transcriber import Transcriber
+
+    path, heldout = digits_model
+    manifest, duration = _long_cut(heldout, tmp_path / "long", 24)
+    assert duration > 20
+    seen: list[float] = []  # seconds of each segment the network is given
+    decode_jobs = Transcriber.decode_jobs
+    monkeypatch.setattr(Transcriber, "decode_jobs",
+                        lambda self, jobs, opts: seen.extend(len(j.wave) / 16_000 for j in jobs) or
+                        decode_jobs(self, jobs, opts))
+    args = ["evaluate", "--model", str(path), "--manifest", str(manifest), "--beam", "2"]
+    assert main(args) == 0
+    assert seen == [pytest.approx(duration, abs=1e-3)]  # one segment: the whole cut
+    assert "every cut decoded whole" in capsys.readouterr().out
+    seen.clear()
+    assert main(args + ["--max-segment", "20"]) == 0
+    assert len(seen) >= 2 and max(seen) <= 20 + 1e-3  # today's VAD segments, on asking
+    assert "cut by the VAD into segments of at most 20 s" in capsys.readouterr().out
+
+
+def test_plain_search_reaches_the_policy_and_is_the_beams_own_output(digits_model, manifests, tmp_path, capsys,
+                                                                      monkeypatch):
+    """--plain-search decodes with every guard off (the option reaches the policy), and then returns the beam's
+    own best hypothesis; the default differs from it only where a guard replaced it by CTC's best path."""
+    import torch
+
+    import asr.inference.transcriber as transcriber
+    from asr.audio import load_audio
+    from asr.decoding.beam import beam_search
+    from asr.decoding.ctc_path import ctc_greedy
+    from asr.decoding.options import DecodeOptions
+    from asr.decoding.policy import decode_encoded
+    from asr.decoding.scorers import joint_scorers
+
+    path, heldout = digits_model
+    _, lhotse, _ = manifests
+    seen = []
+    real = transcriber.decode_encoded
+    monkeypatch.setattr(transcriber, "decode_encoded", lambda *a, **k: seen.append(a[3]) or real(*a, **k))
+    assert main(["evaluate", "--model", str(path), "--manifest", str(lhotse), "--plain-search",
+                 "--json", str(tmp_path / "s.json")]) == 0
+    assert seen and all(o == DecodeOptions().plain() and o.guards == () for o in seen)
+    assert "none: plain search (ESPnet's joint CTC/attention beam search)" in capsys.readouterr().out
+    assert json.loads((tmp_path / "s.json").read_text())["settings"]["plain_search"] is True
+
+    model = asr_model(path)
+    _long_cut(heldout[8:], tmp_path / "long", 24)
+    waves = [load_audio(w, 16_000) for w, _ in heldout[:12]] + [load_audio(tmp_path / "long" / "long.flac", 16_000)]
+    lens = torch.tensor([len(w) for w in waves])
+    batch = torch.zeros(len(waves), int(lens.max()))  # (B, S)
+    for b, w in enumerate(waves):
+        batch[b, : len(w)] = torch.from_numpy(w)
+    with torch.no_grad():
+        enc, enc_lens, _ = model.net.encode(batch, lens)  # (B, T', D)
+        log_probs = model.net.ctc_log_probs(enc)
+        plain = DecodeOptions().plain()
+        got = decode_encoded(model.net, enc, enc_lens, plain, log_probs)
+        beams = beam_search(model.net, enc, enc_lens, plain, joint_scorers(model.net, enc, enc_lens, 0.3, log_probs))
+        guarded = decode_encoded(model.net, enc, enc_lens, DecodeOptions(), log_probs)
+    assert got == [b[0].tokens for b in beams]
+    ctc_best = ctc_greedy(log_probs, enc_lens)
+    assert all(g == p or g == c for g, p, c in zip(guarded, got, ctc_best))
 
 
 def test_word_alignment_matches_jiwer_counts():
@@ -110,8 +229,9 @@ def test_word_alignment_matches_jiwer_counts():
 
 
 def test_transcribe_and_evaluate_give_the_same_text_for_the_same_files(digits_model, manifests, tmp_path, capsys):
-    """Short clips are decoded whole by both; a recording longer than the segment limit is segmented the
-    same way by both (Silero VAD at pauses): `asr transcribe` on a folder == `asr evaluate` on its cuts."""
+    """Short clips are decoded whole by both. A recording longer than 20 s: `asr evaluate` decodes it whole,
+    `asr transcribe` cuts it where Silero VAD hears pauses; with max_segment_s=20 evaluate segments it the same
+    way: then `asr transcribe` on a folder == evaluate on its cuts, file for file."""
     from lhotse import CutSet, Recording, RecordingSet, SupervisionSegment, SupervisionSet
 
     from asr.inference.evaluation import evaluate
@@ -130,17 +250,44 @@ def test_transcribe_and_evaluate_give_the_same_text_for_the_same_files(digits_mo
     sups = [SupervisionSegment(r.id, r.id, 0.0, r.duration, text="x") for r in recs]
     cuts = CutSet.from_manifests(recordings=RecordingSet.from_recordings(recs),
                                  supervisions=SupervisionSet.from_segments(sups))
-    ev = evaluate(asr_model(path), cuts, TranscribeOptions(word_timestamps=False))
+    model = asr_model(path)
     recording = {c.id: c.recording_id for c in cuts}
-    by_eval = {recording[i]: h for i, h in zip(ev.ids, ev.hyps)}
+    segmented = evaluate(model, cuts, TranscribeOptions(word_timestamps=False), max_segment_s=20)
+    by_eval = {recording[i]: h for i, h in zip(segmented.ids, segmented.hyps)}
+    whole = evaluate(model, cuts, TranscribeOptions(word_timestamps=False))
+    by_whole = {recording[i]: h for i, h in zip(whole.ids, whole.hyps)}
 
     assert main(["transcribe", "--model", str(path), str(clips), "--format", "json", "--no-word-timestamps"]) == 0
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     by_transcribe = {Path(x["source"]).stem: normalise_text(x["text"]) for x in lines}
     assert len(by_transcribe) == 9 and by_transcribe == by_eval
+    assert {k: v for k, v in by_whole.items() if k != "long"} == {k: v for k, v in by_eval.items() if k != "long"}
     long = next(x for x in lines if x["source"].endswith("long.flac"))
-    assert len(long["segments"]) >= 10  # segmented at its pauses, not decoded whole
+    assert len(long["segments"]) >= 10  # segmented at its pauses by transcribe, not decoded whole
     assert error_report([" ".join(texts)], [by_eval["long"]]).wer < 0.15
+
+
+def test_transcribe_and_evaluate_agree_with_the_same_non_default_options(digits_model, manifests, capsys, tmp_path):
+    """The issue's aim: `asr transcribe` and `asr evaluate` agree on every (short) test utterance, the decoding
+    flags passed the same way to both (--plain-search included)."""
+    import ast
+
+    from asr.text import normalise_text
+
+    path, _ = digits_model
+    _, lhotse, _ = manifests
+    flags = ["--beam", "3", "--ctc-weight", "0.5", "--plain-search"]
+    assert main(["evaluate", "--model", str(path), "--manifest", str(lhotse), "--out-dir", str(tmp_path / "out"),
+                 "--name", "t", *flags]) == 0
+    recogs = (tmp_path / "out" / "recogs-t.txt").read_text().splitlines()
+    by_eval = {line.split(":")[0].split("-")[0]: " ".join(ast.literal_eval(line.split("hyp=")[1])) for line in recogs
+               if "hyp=" in line}
+    capsys.readouterr()
+    assert main(["transcribe", "--model", str(path), str(lhotse.parent / "clips"), "--format", "json",
+                 "--no-word-timestamps", *flags]) == 0
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    by_transcribe = {Path(x["source"]).stem: normalise_text(x["text"]) for x in lines}
+    assert len(by_eval) == 8 and by_transcribe == by_eval
 
 
 def asr_model(path):

@@ -37,8 +37,9 @@ def apply_compute_arguments(args: argparse.Namespace) -> None:
 
 
 def add_decode_arguments(parser: argparse.ArgumentParser, batch_help: str | None = "segments decoded together") -> None:
-    """--beam, --ctc-weight, --search, --batch-size, --precision and the fusion flags (--lm, --ngram, --hotwords
-    and their weights): the decoding policy's settings. batch_help=None leaves --batch-size out."""
+    """--beam, --ctc-weight, --search, --plain-search, --batch-size, --precision and the fusion flags (--lm,
+    --ngram, --hotwords and their weights): the decoding policy's settings. batch_help=None leaves --batch-size
+    out."""
     d, t = DecodeOptions(), TranscribeOptions()
     parser.add_argument("--beam", type=int, default=d.beam, help=f"beam size; 1 = greedy (default {d.beam})")
     parser.add_argument("--ctc-weight", type=float, default=d.ctc_weight,
@@ -48,6 +49,10 @@ def add_decode_arguments(parser: argparse.ArgumentParser, batch_help: str | None
                              "search, then the joint score picks among its --beam best (robust on long "
                              "segments); greedy: the decoder's best token per step "
                              f"(default {d.search})")
+    parser.add_argument("--plain-search", action="store_true",
+                        help="the search's own output, ESPnet's plain joint CTC/attention beam search: no "
+                             "repetition stop, no loop guard and no search-error check replacing its hypotheses "
+                             f"(default: guards on: {', '.join(d.guards)})")
     if batch_help is not None:
         parser.add_argument("--batch-size", type=int, default=t.batch_size,
                             help=f"{batch_help} (default {t.batch_size})")
@@ -74,7 +79,8 @@ def decode_options(args: argparse.Namespace) -> DecodeOptions:
     """The DecodeOptions of the flags a command has (those it lacks keep their defaults)."""
     d = DecodeOptions()
     names = ("search", "beam", "ctc_weight", "lm_weight", "ngram_weight", "length_bonus")
-    return DecodeOptions(**{n: getattr(args, n, getattr(d, n)) for n in names})
+    opts = DecodeOptions(**{n: getattr(args, n, getattr(d, n)) for n in names})
+    return opts.plain() if getattr(args, "plain_search", False) else opts
 
 
 def fusion_files(args: argparse.Namespace) -> dict:

@@ -1,19 +1,27 @@
 """Usage:
     asr evaluate --model exp/demo/model.pt --manifest data/tts-digits/tts-digits_cuts_test.jsonl.gz
-    asr evaluate --model model.pt --manifest test.jsonl --json exp/test-wer.json --out-dir exp/decode --name test
+    asr evaluate --model model.pt --manifest test-clean.jsonl.gz --manifest test-other.jsonl.gz --json wer.json
+    asr evaluate --model model.pt --manifest test.jsonl --out-dir exp/decode --name test   # icefall's files
     asr evaluate --model model.pt --manifest test.jsonl --lm lm.pt --lm-weight 0.3 --ngram 3gram.arpa.gz
+    asr evaluate --model model.pt --manifest test.jsonl --plain-search      # ESPnet's search, no guards
+    asr evaluate --model model.pt --manifest test.jsonl --max-segment 20    # long cuts cut by the VAD
 
-The manifest is lhotse cuts or NeMo JSON lines (relative audio paths resolve against the manifest's folder).
-Prints WER, CER, SER, error counts and the real-time factor; --json writes the summary (fractions, not
-percentages: wer, cer, ser, utterances, words, rtf, ..., and under settings.scorers every scorer's weight and
-file); --out-dir writes icefall's recogs-NAME.txt,
-errs-NAME.txt (per-utterance alignments, most frequent confusions) and wer-summary-NAME.txt.
+The manifest is lhotse cuts or NeMo JSON lines (relative audio paths resolve against the manifest's folder);
+each --manifest is a test set. The scoring protocol (asr.inference.evaluation): every cut is decoded whole,
+however long, unless --max-segment S cuts those over S seconds where Silero VAD hears pauses, as `asr
+transcribe` does; a cut that can't be decoded counts as all its reference words deleted, and is named.
+
+Prints a header naming the settings (search, beam, weights, fused models, the guards or --plain-search,
+segmenting), sclite's columns (Snt Wrd Corr Sub Del Ins Err S.Err) per test set and per speaker, the cuts not
+decoded, the top confusions and the WER/CER/SER/RTF line. --json writes the summary (fractions, not
+percentages: wer, cer, ser, utterances, words, rtf, ...; sclite's rows; confusions; not_decoded; under
+settings every scorer's weight and file); --out-dir writes icefall's recogs-NAME.txt, errs-NAME.txt
+(the summary, per-utterance alignments, every confusion) and wer-summary-NAME.txt.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -24,62 +32,72 @@ from asr.commands import (add_compute_arguments, add_decode_arguments, apply_com
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", required=True, help="model file from `asr export`")
     parser.add_argument("--manifest", required=True, action="append",
-                        help="lhotse cuts or NeMo JSON-lines manifest (repeat to score several together)")
+                        help="lhotse cuts or NeMo JSON-lines manifest: a test set (repeat to score several together)")
     parser.add_argument("--json", help="write the summary as JSON here")
     parser.add_argument("--out-dir", help="write icefall-style recogs/errs/wer-summary files here")
     parser.add_argument("--name", default=None, help="suffix of the report files (default: the manifest's name)")
+    parser.add_argument("--max-segment", type=float, default=None, metavar="S",
+                        help="cut a cut longer than S seconds where Silero VAD hears pauses, into segments of at "
+                             "most S, as `asr transcribe` does (default: every cut decoded whole, however long)")
     add_decode_arguments(parser, batch_help="utterances decoded together")
     add_compute_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
+    import json
+
     from tqdm import tqdm
 
-    from asr.data.manifests import load_cuts
-    from asr.inference.evaluation import evaluate, write_reports
+    from asr.errors import UserError
+    from asr.inference.evaluation import evaluate
     from asr.inference.options import TranscribeOptions
+    from asr.inference.report import Settings, report_text, summary, write_reports
     from asr.inference.transcriber import load_model
     from asr.tokenizer import unknown_words_warning
 
+    if args.max_segment is not None and args.max_segment < 1:
+        raise UserError(f"--max-segment must be at least 1 second, got {args.max_segment:g}")
     warn_if_precision_is_slow(args)
     apply_compute_arguments(args)
-    cuts = load_cuts(args.manifest)
+    sets = load_test_sets(args.manifest)
     model = load_model(args.model, args.device)
     opts = TranscribeOptions(decode=decode_options(args), batch_size=args.batch_size, word_timestamps=False,
                              precision=args.precision, **fusion_files(args))
     fusion = model.fusion(opts)  # loaded before the clock starts: the RTF is the search's, not file reading
-    total = round(sum(c.duration for c in cuts), 1)
+    settings = Settings.of(opts.decode, fusion, args.max_segment, args.precision)
+    total = round(sum(c.duration for cuts in sets.values() for c in cuts), 1)
     with tqdm(total=total, unit="s", desc="audio", file=sys.stderr, disable=None, dynamic_ncols=True) as bar:
-        ev = evaluate(model, cuts, opts, on_audio=lambda s: bar.update(round(s, 1)),
-                      on_error=lambda m: tqdm.write(f"error: {m}", file=sys.stderr))
+        ev = evaluate(model, sets, opts, on_audio=lambda s: bar.update(round(s, 1)),
+                      on_error=lambda m: tqdm.write(f"error: {m}", file=sys.stderr), max_segment_s=args.max_segment)
     if msg := unknown_words_warning(model.tokenizer, ev.refs):
         print(msg, file=sys.stderr)
-    r = ev.report
-    settings = f"beam_{args.beam}_ctc_{args.ctc_weight:g}" + ("" if args.search == "joint" else f"_{args.search}")
-    settings += "_bf16" if args.precision == "bf16" else ""
-    scorers = fusion.describe(opts.decode) if fusion else {"weights": {"decoder": 1 - args.ctc_weight,
-                                                                       "ctc": args.ctc_weight}, "files": {}}
-    for name in ("lm", "ngram"):
-        if name in scorers["weights"]:
-            settings += f"_{name}_{scorers['weights'][name]:g}"
-    settings += f"_lb_{args.length_bonus:g}" if args.length_bonus else ""
-    settings += "_hotwords" if args.hotwords else ""
-    print(f"WER {100 * r.wer:.2f}% ({r.substitutions + r.deletions + r.insertions}/{r.words} words: "
-          f"{r.substitutions} sub, {r.deletions} del, {r.insertions} ins)  CER {100 * r.cer:.2f}%  "
-          f"SER {100 * r.ser:.2f}%  RTF {ev.rtf:.4f}  on {r.utterances} utterances ({ev.audio_seconds:.1f} s)")
-    name = args.name or Path(args.manifest[0]).name.split(".")[0]
+    sys.stdout.write(report_text(ev, settings))
     if args.out_dir:
-        for path in write_reports(ev, args.out_dir, name, settings):
+        for path in write_reports(ev, args.out_dir, args.name or next(iter(sets)), settings.tag()):
             print(f"wrote {path}")
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        summary = ev.summary({"model": args.model, "manifests": args.manifest, "beam": args.beam,
-                              "ctc_weight": args.ctc_weight, "search": args.search, "precision": args.precision,
-                              "device": args.device, "scorers": scorers})
-        Path(args.json).write_text(json.dumps(summary, indent=2) + "\n")
+        extra = {"model": args.model, "manifests": args.manifest, "device": args.device}
+        Path(args.json).write_text(json.dumps(summary(ev, settings, extra), indent=2) + "\n")
         print(f"wrote {args.json}")
     if ev.failures:
-        print(f"{len(ev.failures)} of {len(cuts)} utterances could not be decoded and are not scored",
-              file=sys.stderr)
+        print(f"{len(ev.failures)} of {len(ev.utterances)} utterances could not be decoded; they are scored as all "
+              f"their reference words deleted", file=sys.stderr)
         return 1
     return 0
+
+
+def load_test_sets(manifests: list[str]) -> dict:
+    """Each manifest's cuts, by the manifest's name (test-clean_cuts.jsonl.gz -> test-clean_cuts; a second
+    manifest of the same name gets -2)."""
+    from asr.data.manifests import load_cuts
+
+    sets = {}
+    for m in manifests:
+        name = stem = Path(m).name.split(".")[0]
+        n = 1
+        while name in sets:
+            n += 1
+            name = f"{stem}-{n}"
+        sets[name] = load_cuts(m)
+    return sets

@@ -5,7 +5,7 @@ for torch: every decoding default is defined once, in `DecodeOptions`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from asr.errors import UserError
 
@@ -51,6 +51,9 @@ class DecodeOptions:
     # guard had to stop, or whose length is off the CTC best path's by more than this fraction (and 2 tokens), is
     # replaced by the CTC best path. None: off (the raw search, for tests and benchmarks).
     ctc_length_tolerance: float | None = 0.25
+    # Search-error check of the policy: where the joint objective scores CTC's best path above the beam's best
+    # hypothesis, that path is returned. False: the beam's own best stands (`plain()`).
+    search_error_check: bool = True
     # Shallow fusion (`asr.decoding.fusion`), used when the search is given those models (`--lm`, `--ngram`):
     # joint += lm_weight * log P_lm + ngram_weight * ln P_ngram(words) + length_bonus * tokens. The defaults
     # are a start; `asr tune-lm` picks them on a dev set.
@@ -60,6 +63,26 @@ class DecodeOptions:
     # Benchmarks: every hypothesis gets exactly this many tokens (<eos> suppressed before, forced at it),
     # whatever the encoder length; min_len, max_len_ratio and the repetition guard are then ignored.
     suppress_eos_until: int | None = None
+
+    def plain(self) -> DecodeOptions:
+        """The search's own output, as ESPnet's joint CTC/attention beam search returns it: no repetition stop,
+        no loop guard, no search-error check (`--plain-search`)."""
+        return replace(self, max_repeats=0, ctc_length_tolerance=None, search_error_check=False)
+
+    @property
+    def guards(self) -> tuple[str, ...]:
+        """The policy's guards that may stop or replace the search's hypotheses, named for reports; () is the
+        plain search (attention rescoring has none: only CTC-plausible paths compete)."""
+        if self.search == "rescore" and self.beam > 1:
+            return ()
+        named = []
+        if self.max_repeats > 0:
+            named.append(f"repetition stop ({self.max_repeats} repeats)")
+        if self.ctc_length_tolerance is not None:
+            named.append(f"loop guard (CTC length tolerance {self.ctc_length_tolerance:g})")
+        if self.search_error_check and self.search != "greedy" and 0 < self.ctc_weight < 1:
+            named.append("search-error check")
+        return tuple(named)
 
     @property
     def length_alpha(self) -> float:

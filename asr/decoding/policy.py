@@ -9,6 +9,9 @@ defaults live once, in `DecodeOptions`.
   joint    beam search on (1 - w) * attention + w * CTC prefix score (`beam.py`, named scorers)
   rescore  CTC prefix beam search, then the joint score picks among its `beam` best (WeNet)
 
+`DecodeOptions.plain()` switches the repetition stop, the search-error check and the loop guard off: the
+search's own output, ESPnet's joint CTC/attention beam search (`--plain-search`).
+
 A `Fusion` (`fusion.py`: transformer LM, n-gram, hotwords, length bonus) joins the joint search's scorers and
 the rescoring's objective, and the search-error check scores CTC's best path with the same fused objective.
 """
@@ -49,7 +52,7 @@ def decode_encoded(model: ASRModel, enc: Tensor, enc_lens: Tensor, opts: DecodeO
             scorers.update(fusion.scorers(opts, enc.device))
         nbest = beam_search(model, enc, enc_lens, opts, scorers)
         hyps = [h[0].tokens for h in nbest]
-        if 0 < opts.ctc_weight < 1 or (fused and opts.ctc_weight > 0):
+        if opts.search_error_check and (0 < opts.ctc_weight < 1 or (fused and opts.ctc_weight > 0)):
             hyps = search_error_check(model, nbest, ctc_best, enc, enc_lens, log_probs, opts, fusion)
     if opts.ctc_length_tolerance is None:
         return hyps

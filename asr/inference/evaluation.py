@@ -1,87 +1,175 @@
-"""Score a model on a manifest: WER/CER (jiwer, normalised text), error counts, real-time factor, and icefall's
-report files (recogs-*.txt, errs-*.txt, wer-summary-*.txt).
+"""Score a model on test sets (lhotse cuts): every cut decoded, aligned with jiwer against its supervisions' text
+and counted in sclite's columns, per test set, per speaker and in total; asr.inference.report prints and writes
+the report.
 
-Cuts are segmented exactly as `asr transcribe` segments files (asr.inference.segments), so the two agree on the
-same audio: a cut no longer than the segment limit (every utterance of a test set) is decoded whole, as published
-WERs are computed: the manifest's segmentation is what is scored, and the VAD never drops or trims it; a longer
-one is cut where Silero VAD hears pauses. Audio of any sample rate is resampled with soxr. A cut whose audio can't
-be loaded, or holds no samples or NaN/infinite ones, is reported and left out of the scores.
+The scoring protocol (`asr evaluate`'s, as published WERs are computed):
+- Each cut is decoded whole, however long (LibriSpeech's test utterances reach 35 s): the manifest's
+  segmentation is what is scored, and no VAD drops, trims or splits it. `max_segment_s` (`--max-segment S`)
+  instead cuts a longer one where Silero VAD hears pauses, exactly as `asr transcribe` segments files
+  (asr.inference.segments), so the two agree on the same audio.
+- A cut that can't be decoded (unreadable audio, no samples or NaN/infinite ones, an exception in the search)
+  is scored with an empty hypothesis: all its reference words count as deleted, none is dropped from the score,
+  and the report names it.
+- The texts are normalised (`normalise_text`) on both sides; the WER is jiwer's on those texts.
 """
 
 from __future__ import annotations
 
+import math
 import time
-from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-import jiwer
-
-from asr.inference.options import TranscribeOptions
-from asr.inference.transcriber import Transcriber
 from asr.audio import ArraySource
 from asr.errors import UserError, brief
-from asr.metrics import ErrorReport, confusions, error_report
+from asr.inference.options import TranscribeOptions
+from asr.inference.report import write_reports
+from asr.inference.results import Transcript
+from asr.inference.transcriber import Opener, Transcriber
+from asr.metrics import Alignment, Counts, ErrorReport, error_report, total, word_alignment
 from asr.text import cut_text, normalise_text
 
 if TYPE_CHECKING:
     from lhotse import CutSet
 
+__all__ = ["Evaluation", "Utterance", "evaluate", "word_alignment", "write_reports"]
+
+NO_SPEAKER = "-"  # the speaker of a cut whose supervision names none
+
+
+@dataclass(frozen=True)
+class Utterance:
+    """One scored cut."""
+
+    id: str
+    ref: str  # normalised
+    hyp: str  # normalised; "" when it could not be decoded
+    speaker: str  # its first supervision's, else NO_SPEAKER
+    test_set: str
+    alignment: Alignment = field(repr=False)
+    error: str | None = None  # why it could not be decoded: then every reference word counts as deleted
+
+    @classmethod
+    def scored(cls, id: str, ref: str, hyp: str, speaker: str = NO_SPEAKER, test_set: str = "test",
+               error: str | None = None) -> Utterance:
+        """Both texts normalised and aligned; an utterance with an `error` is scored with an empty hypothesis."""
+        ref, hyp = normalise_text(ref), "" if error is not None else normalise_text(hyp)
+        return cls(id, ref, hyp, speaker, test_set, word_alignment(ref, hyp), error)
+
+    @property
+    def counts(self) -> Counts:
+        return Counts.of(self.alignment)
+
 
 @dataclass
 class Evaluation:
-    report: ErrorReport
-    ids: list[str]
-    refs: list[str]  # normalised
-    hyps: list[str]  # normalised
-    failures: list[str] = field(default_factory=list)  # one message per cut that could not be decoded
-    audio_seconds: float = 0.0
+    utterances: list[Utterance]
+    report: ErrorReport  # WER, CER, SER over every utterance, the undecoded ones included
+    audio_seconds: float = 0.0  # of the decoded cuts
     decode_seconds: float = 0.0
+    max_segment_s: float | None = None  # None: every cut decoded whole
+
+    @classmethod
+    def of(cls, utterances: list[Utterance], audio_seconds: float = 0.0, decode_seconds: float = 0.0,
+           max_segment_s: float | None = None) -> Evaluation:
+        report = error_report([u.ref for u in utterances], [u.hyp for u in utterances])
+        return cls(utterances, report, audio_seconds, decode_seconds, max_segment_s)
 
     @property
     def rtf(self) -> float:
         """Real-time factor: wall-clock decoding time / audio duration (< 1 is faster than real time)."""
         return self.decode_seconds / max(self.audio_seconds, 1e-9)
 
-    def summary(self, settings: dict) -> dict:
-        """The --json summary: fractions, not percentages."""
-        d = self.report.to_dict()
-        d.update(rtf=round(self.rtf, 5), audio_seconds=round(self.audio_seconds, 2),
-                 decode_seconds=round(self.decode_seconds, 2), failed=len(self.failures), settings=settings,
-                 confusions=[{"ref": a, "hyp": b, "count": n} for a, b, n in confusions(self.refs, self.hyps, 20)])
-        return d
+    @property
+    def ids(self) -> list[str]:
+        return [u.id for u in self.utterances]
+
+    @property
+    def refs(self) -> list[str]:
+        return [u.ref for u in self.utterances]
+
+    @property
+    def hyps(self) -> list[str]:
+        return [u.hyp for u in self.utterances]
+
+    @property
+    def failures(self) -> list[Utterance]:
+        """The utterances that could not be decoded (scored as deletions)."""
+        return [u for u in self.utterances if u.error is not None]
+
+    @property
+    def counts(self) -> Counts:
+        return total(u.counts for u in self.utterances)
+
+    def counts_by(self, key: Callable[[Utterance], str]) -> dict[str, Counts]:
+        """sclite's columns per group (`lambda u: u.speaker`, `lambda u: u.test_set`), in order of first
+        appearance; the groups sum to `counts`."""
+        groups: dict[str, Counts] = {}
+        for u in self.utterances:
+            groups[key(u)] = groups.get(key(u), Counts()) + u.counts
+        return groups
 
 
-def evaluate(model: Transcriber, cuts: CutSet, opts: TranscribeOptions, on_audio: Callable[[float], None] | None = None,
-             on_error: Callable[[str], None] | None = None) -> Evaluation:
-    """Decode every cut of `cuts` (segmented as `asr transcribe` would) and score it against its supervisions'
-    text."""
-    refs = {c.id: cut_text(c) for c in cuts}
-    items = [(c.id, _opener(c)) for c in cuts]
-    ids, hyps, failures = [], [], []
-    audio = 0.0
+def evaluate(model: Transcriber, cuts: CutSet | Mapping[str, CutSet], opts: TranscribeOptions,
+             on_audio: Callable[[float], None] | None = None, on_error: Callable[[str], None] | None = None,
+             max_segment_s: float | None = None) -> Evaluation:
+    """Decode every cut and score it against its supervisions' text (see the module's protocol).
+
+    `cuts`: one test set, or test sets by name (decoded together, reported per set). `max_segment_s`: None
+    decodes every cut whole; seconds: a longer cut is segmented as `asr transcribe` segments a file. Raises
+    UserError when no cut at all could be decoded (a wrong path, not a score)."""
+    sets = {"test": cuts} if not isinstance(cuts, Mapping) else cuts
+    listed = [(name, c) for name, cs in sets.items() for c in cs]
+    opts = opts.with_segments(max_segment_s=math.inf if max_segment_s is None else max_segment_s)
+    utterances, audio = [], 0.0
     start = time.perf_counter()
-    for cut_id, result in model.transcribe_sources(items, opts, on_audio):
-        if isinstance(result, UserError):
-            failures.append(str(result))
-            if on_error is not None:
-                on_error(str(result))
-            continue
-        ids.append(cut_id)
-        hyps.append(result.text)
-        audio += result.duration
+    results = decode_each(model, [(c.id, _opener(c)) for _, c in listed], opts, on_audio)
+    for (test_set, cut), (_, result) in zip(listed, results, strict=True):
+        error = str(result) if isinstance(result, UserError) else None
+        if error is not None and on_error is not None:
+            on_error(error)
+        if isinstance(result, Transcript):
+            audio += result.duration
+        speaker = next((s.speaker for s in cut.supervisions if s.speaker), NO_SPEAKER)
+        hyp = "" if isinstance(result, UserError) else result.text
+        utterances.append(Utterance.scored(cut.id, cut_text(cut), hyp, speaker, test_set, error))
     seconds = time.perf_counter() - start
-    if not ids:
-        raise UserError(f"no cut could be decoded ({len(failures)} failed); first failure: "
-                        f"{failures[0] if failures else 'the manifest is empty'}")
-    ref_list = [normalise_text(refs[i]) for i in ids]
-    hyp_list = [normalise_text(h) for h in hyps]
-    return Evaluation(error_report(ref_list, hyp_list), ids, ref_list, hyp_list, failures, audio, seconds)
+    failed = [u for u in utterances if u.error is not None]
+    if not utterances or len(failed) == len(utterances):
+        raise UserError(f"no cut could be decoded ({len(failed)} failed); first failure: "
+                        f"{failed[0].error if failed else 'the manifest is empty'}")
+    return Evaluation.of(utterances, audio, seconds, max_segment_s)
 
 
-def _opener(cut) -> Callable[[], ArraySource]:
+def decode_each(model: Transcriber, items: list[tuple[str, Opener]], opts: TranscribeOptions,
+                on_audio: Callable[[float], None] | None = None) -> Iterator[tuple[str, Transcript | UserError]]:
+    """`model.transcribe_sources`, but an exception in a batch (a search that fails on one cut's input, an
+    opener that raises something other than UserError) costs only the cut that causes it: the cuts of the
+    failed batch are decoded again one at a time, and one that fails alone is answered with a UserError."""
+    pending = items
+    while pending:
+        done = 0
+        try:
+            for name, result in model.transcribe_sources(pending, opts, on_audio):
+                done += 1
+                yield name, result
+            return
+        except Exception:  # noqa: BLE001 - which cut raised is found below, one at a time
+            pass
+        for name, opener in pending[done : done + opts.batch_size]:
+            yield name, _alone(model, name, opener, opts)
+        pending = pending[done + opts.batch_size :]
+
+
+def _alone(model: Transcriber, name: str, opener: Opener, opts: TranscribeOptions) -> Transcript | UserError:
+    try:
+        return next(iter(model.transcribe_sources([(name, opener)], opts)))[1]
+    except Exception as e:  # noqa: BLE001 - the search's errors are many kinds; the report names the cut and why
+        return UserError(f"{name}: decoding failed ({type(e).__name__}: {brief(e)})")
+
+
+def _opener(cut) -> Opener:
     def open_cut() -> ArraySource:
         try:
             samples = cut.load_audio()  # (C, S) at the recording's own rate
@@ -90,68 +178,3 @@ def _opener(cut) -> Callable[[], ArraySource]:
         return ArraySource(samples, cut.sampling_rate)
 
     return open_cut
-
-
-# ---- icefall's report files ------------------------------------------------------------------------------
-def write_reports(ev: Evaluation, out_dir: str | Path, name: str, settings: str) -> list[Path]:
-    """recogs-<name>.txt, errs-<name>.txt and wer-summary-<name>.txt as icefall's decode.py leaves them."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    recogs = out / f"recogs-{name}.txt"
-    with recogs.open("w") as f:
-        for i, r, h in sorted(zip(ev.ids, ev.refs, ev.hyps)):
-            f.write(f"{i}:\tref={r.split()}\n{i}:\thyp={h.split()}\n")
-    errs = out / f"errs-{name}.txt"
-    errs.write_text(errs_text(ev))
-    summary = out / f"wer-summary-{name}.txt"
-    summary.write_text(f"settings\tWER\n{settings}\t{100 * ev.report.wer:.2f}\n")
-    return [recogs, errs, summary]
-
-
-def errs_text(ev: Evaluation) -> str:
-    r = ev.report
-    lines = [
-        f"%WER = {100 * r.wer:.2f}",
-        f"Errors: {r.insertions} insertions, {r.deletions} deletions, {r.substitutions} substitutions, "
-        f"over {r.words} reference words ({r.words - r.deletions - r.substitutions} correct)",
-        f"%CER = {100 * r.cer:.2f}   %SER = {100 * r.ser:.2f}   RTF = {ev.rtf:.4f}",
-        "Search below for sections starting with PER-UTT DETAILS:, SUBSTITUTIONS:, DELETIONS:, INSERTIONS:",
-        "",
-        "PER-UTT DETAILS: corr or (ref->hyp)",
-    ]
-    subs, dels, ins = Counter(), Counter(), Counter()
-    for i, ref, hyp in sorted(zip(ev.ids, ev.refs, ev.hyps)):
-        tokens = []
-        for kind, a, b in word_alignment(ref, hyp):
-            if kind == "equal":
-                tokens.append(a)
-            else:
-                tokens.append(f"({a or '*'}->{b or '*'})")
-                if kind == "substitute":
-                    subs[(a, b)] += 1
-                else:
-                    (dels if kind == "delete" else ins)[a or b] += 1
-        lines.append(f"{i}:\t{' '.join(tokens)}")
-    lines += ["", "SUBSTITUTIONS: count ref -> hyp"]
-    lines += [f"{n}   {a} -> {b}" for (a, b), n in subs.most_common()]
-    lines += ["", "DELETIONS: count ref"] + [f"{n}   {w}" for w, n in dels.most_common()]
-    lines += ["", "INSERTIONS: count hyp"] + [f"{n}   {w}" for w, n in ins.most_common()]
-    return "\n".join(lines) + "\n"
-
-
-def word_alignment(ref: str, hyp: str) -> list[tuple[str, str, str]]:
-    """(kind, ref word or '', hyp word or '') per aligned position; kind is jiwer's equal/substitute/delete/insert."""
-    r, h = ref.split(), hyp.split()
-    if not r:
-        return [("insert", "", w) for w in h]
-    out = jiwer.process_words(ref, hyp or "")
-    pairs = []
-    for c in out.alignments[0]:
-        rs, hs = r[c.ref_start_idx : c.ref_end_idx], h[c.hyp_start_idx : c.hyp_end_idx]
-        if c.type in ("equal", "substitute"):
-            pairs += [(c.type, a, b) for a, b in zip(rs, hs)]
-        elif c.type == "delete":
-            pairs += [("delete", a, "") for a in rs]
-        else:
-            pairs += [("insert", "", b) for b in hs]
-    return pairs

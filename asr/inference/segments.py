@@ -1,5 +1,6 @@
 """A recording -> the segments the model decodes, none longer than `max_segment_s`. One policy for `asr
-transcribe`, `asr evaluate` and the Python API, so they agree on every file:
+transcribe`, the Python API and `asr evaluate --max-segment S` (without it, evaluate decodes each cut whole), so
+they agree on every file:
 
 1. Digital silence (asr.inference.levels: nothing further than -80 dBFS from the mean): no segment.
 2. A recording no longer than max_segment_s is one segment, the whole of it. A pre-segmented utterance is

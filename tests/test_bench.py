@@ -34,6 +34,15 @@ def test_train_step_json(capsys, tmp_path):
     assert rec["native_bf16"] == ("avx512_bf16" in cpu_flags() or "amx_bf16" in cpu_flags())
 
 
+def test_train_step_set_overrides_any_model_key(capsys):
+    """--set KEY=VALUE (YAML values) reaches keys without a flag of their own; the record names them."""
+    argv = ["train-step", *TINY, "--batch", "1", "--frames", "60", "--tokens", "3"]
+    (plain,) = _run(capsys, argv)
+    (conformer,) = _run(capsys, [*argv, "--set", "pos_enc=rel", "--set", "macaron_ffn=true"])
+    assert "set" not in plain and conformer["set"] == ["pos_enc=rel", "macaron_ffn=true"]
+    assert conformer["params"] > plain["params"]
+
+
 def test_decode_json_beam_and_greedy(capsys):
     common = [*TINY, "--batch", "2", "--frames", "100", "--tokens", "4"]
     (beam,) = _run(capsys, ["decode", *common, "--beam", "3", "--ctc-weight", "0.3"])
@@ -84,7 +93,9 @@ def test_peak_json(capsys):
 @pytest.mark.parametrize(
     "argv",
     [["train-step", "--size", "tiny", "--steps", "0"], ["decode", "--size", "tiny", "--tokens", "0"],
-     ["train-step", "--size", "tiny", "--d-model", "100", "--heads", "3"]],
+     ["train-step", "--size", "tiny", "--d-model", "100", "--heads", "3"],
+     ["train-step", "--size", "tiny", "--set", "pos_enc=rope"], ["train-step", "--size", "tiny", "--set", "d_modl=64"],
+     ["train-step", "--size", "tiny", "--set", "pos_enc"]],
 )
 def test_bad_arguments_are_user_errors(capsys, argv):
     assert main(["bench", *argv]) == 2

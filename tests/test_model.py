@@ -1,5 +1,7 @@
 """Invariants of the model core: padding, causality, cache, attention weights, file round trip."""
 
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -14,8 +16,18 @@ def _model(cfg, seed=0):
     return ASRModel(cfg).eval()
 
 
-def test_encoder_padding_invariance(tiny_cfg):
-    model = _model(tiny_cfg)
+# The conformer's levers (tests/test_conformer.py for the relative attention itself): each alone and all together.
+LEVERS = {
+    "transformer": {},
+    "rel-pos": {"pos_enc": "rel"},
+    "macaron": {"macaron_ffn": True},
+    "conformer": {"pos_enc": "rel", "macaron_ffn": True},
+}
+
+
+@pytest.mark.parametrize("lever", LEVERS)
+def test_encoder_padding_invariance(tiny_cfg, lever):
+    model = _model(replace(tiny_cfg, **LEVERS[lever]))
     torch.manual_seed(1)
     short = torch.randn(1, 9000)
     batch = torch.randn(3, 16000)
@@ -26,7 +38,7 @@ def test_encoder_padding_invariance(tiny_cfg):
         alone, alone_lens, _ = model.encode(short, torch.tensor([9000]))
         batched, batched_lens, _ = model.encode(batch, lens)
     n = int(alone_lens[0])
-    assert int(batched_lens[1]) == n
+    assert int(batched_lens[1]) == n and batched.shape[1] > n
     torch.testing.assert_close(batched[1, :n], alone[0, :n], atol=1e-5, rtol=1e-4)
 
 
@@ -135,9 +147,10 @@ def test_model_returns_attention_for_pictures(tiny_cfg):
     assert torch.all(cross[0][1, :, :, int(enc_lens[1]) :] == 0)
 
 
-def test_loss_is_finite_and_trains(tiny_cfg):
+@pytest.mark.parametrize("lever", ["transformer", "conformer"])
+def test_loss_is_finite_and_trains(tiny_cfg, lever):
     torch.manual_seed(0)
-    model = ASRModel(tiny_cfg).train()
+    model = ASRModel(replace(tiny_cfg, **LEVERS[lever])).train()
     wave, lens = torch.randn(2, 12000), torch.tensor([12000, 9000])
     targets, tlens = pad_targets([[3, 4, 5], [6, 7]])
     opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
@@ -155,8 +168,6 @@ def test_loss_is_finite_and_trains(tiny_cfg):
 @pytest.mark.parametrize("factor", [4, 6, 8])
 def test_a_batch_of_only_very_short_utterances_trains(tiny_cfg, factor):
     """0.1 s (8 frames) is below x8's 15-frame receptive field: each utterance still gets one frame and a loss."""
-    from dataclasses import replace
-
     model = ASRModel(replace(tiny_cfg, subsampling=factor)).train()
     wave, lens = torch.randn(3, 1600), torch.tensor([1600, 1400, 1000])  # 0.10, 0.09, 0.06 s at 16 kHz
     targets, tlens = pad_targets([[3], [4], [5]])

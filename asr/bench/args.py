@@ -17,6 +17,8 @@ def add_model_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--size", choices=SIZES, default="base", help="a size from conf/model/ (default: base)")
     for flag in MODEL_FLAGS:
         g.add_argument(f"--{flag.replace('_', '-')}", type=int, default=None, help=f"override {flag} of --size")
+    g.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                   help="override any model key of --size, value as in YAML (repeatable): --set pos_enc=rel")
     g.add_argument("--vocab", type=int, default=5000, help="output tokens V (default 5000, SpeechBrain's LibriSpeech)")
 
 

@@ -34,11 +34,19 @@ def model_config(args: argparse.Namespace) -> ModelConfig:
     for flag, field in MODEL_FLAGS.items():
         if getattr(args, flag) is not None:
             values[field] = getattr(args, flag)
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep:
+            raise UserError(f"--set {item}: expected KEY=VALUE, e.g. --set pos_enc=rel")
+        values[key] = yaml.safe_load(value)
     known = {f.name for f in fields(ModelConfig)}
     unknown = sorted(set(values) - known)
     if unknown:
-        raise UserError(f"{path}: unknown model keys {unknown}")
-    cfg = ModelConfig.from_dict({**values, "vocab_size": args.vocab})
+        raise UserError(f"{path} or --set: unknown model keys {unknown}")
+    try:
+        cfg = ModelConfig.from_dict({**values, "vocab_size": args.vocab})
+    except ValueError as e:  # a value the config refuses, e.g. --set pos_enc=rope
+        raise UserError(str(e)) from None
     if cfg.d_model % cfg.heads:
         raise UserError(f"--d-model {cfg.d_model} is not divisible by --heads {cfg.heads}")
     return cfg
@@ -113,6 +121,8 @@ def base_record(args: argparse.Namespace, kind: str, device: torch.device, impl:
     # Other processes skew CPU timings (two threads suffer most): the record says how busy the machine was.
     rec["load_avg_1m"] = round(os.getloadavg()[0], 2)
     rec["keep_freed_memory"] = keeping_freed_memory()  # glibc malloc keeps freed memory (asr/allocator.py)
+    if getattr(args, "set", None):
+        rec["set"] = args.set
     return rec
 
 

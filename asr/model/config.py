@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Literal, get_args
 
 from asr.features import FrontendConfig
+
+PosEnc = Literal["abs", "rel"]  # a Literal: LightningCLI refuses other values while it parses the YAML
+POS_ENCODINGS = get_args(PosEnc)
 
 
 @dataclass
@@ -22,15 +26,22 @@ class ModelConfig:
     subsampling_channels: int = 256  # conv channels; small values make CPU steps several times faster
     conv_module: bool = False  # conformer-style depthwise conv after self-attention in each encoder block
     conv_kernel: int = 15
+    # The conformer's two other levers, each measurable alone (Gulati et al. 2020; ESPnet's and WeNet's encoder):
+    pos_enc: PosEnc = "abs"  # "abs": sinusoids added to the input; "rel": relative positions inside self-attention
+    macaron_ffn: bool = False  # FF/2, self-attention, [conv], FF/2, LayerNorm per block (False: one full FF)
     ctc_weight: float = 0.3  # loss = w * CTC + (1 - w) * label-smoothed CE
     label_smoothing: float = 0.1
     frontend: FrontendConfig = field(default_factory=FrontendConfig)
+
+    def __post_init__(self) -> None:
+        if self.pos_enc not in POS_ENCODINGS:
+            raise ValueError(f"pos_enc must be one of {POS_ENCODINGS}, got {self.pos_enc!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_dict(cls, d: dict) -> "ModelConfig":
-        d = dict(d)
+        d = dict(d)  # model files from before a field existed lack its key: the dataclass default fills it
         front = FrontendConfig(**d.pop("frontend", {}))
         return cls(frontend=front, **d)

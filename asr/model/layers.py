@@ -1,4 +1,5 @@
-"""Building blocks shared by the encoder and decoder: positions, feed-forward, conv subsampling, conv module."""
+"""Building blocks shared by the encoder and decoder: positions (absolute, relative), feed-forward, conv subsampling,
+conv module."""
 
 from __future__ import annotations
 
@@ -18,6 +19,12 @@ def sinusoidal_positions(length: int, d_model: int, offset: int = 0, device=None
     pe[:, 0::2] = torch.sin(pos * div)
     pe[:, 1::2] = torch.cos(pos * div)
     return pe
+
+
+def relative_positions(length: int, d_model: int, device=None) -> Tensor:
+    """(2 * length - 1, D) sinusoids of the relative positions length-1, ..., 0, ..., -(length-1), in the order
+    `rel_shift` reads them (ESPnet's "latest" RelPositionalEncoding)."""
+    return sinusoidal_positions(2 * length - 1, d_model, offset=1 - length, device=device).flip(0)
 
 
 class FeedForward(nn.Module):

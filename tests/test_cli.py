@@ -32,6 +32,8 @@ def test_lightning_commands_take_threads_and_device():
     rest, threads = compute_flags(["--config", "r.yaml", "--threads", "3", "--device=cuda", "--trainer.devices", "1"])
     assert threads == 3
     assert rest == ["--config", "r.yaml", "--trainer.accelerator", "gpu", "--trainer.devices", "1"]
+    assert compute_flags(["--init-from", "m.pt", "--init-from=n.pt"])[0] == ["--model.init_from", "m.pt",
+                                                                           "--model.init_from", "n.pt"]
 
 
 def test_a_wrong_flag_shows_the_subcommand_usage(capsys):

@@ -1,6 +1,7 @@
 """Usage:
     asr fit --config recipes/tts/digits.yaml [--trainer.max_epochs 20 ...]
     asr fit --config recipes/tts/digits.yaml --ckpt_path last       # resume a killed run exactly
+    asr fit --config recipes/tts/digits.yaml --init-from exp/demo/model.pt --data.train_manifests my_cuts.jsonl.gz
     asr fit --config recipes/fsdd/digits.yaml --threads 1            # on a busy machine
     asr fit --config recipes/librispeech/transformer_100h.yaml --print-plan --trainer.devices 8   # steps, lr
     asr validate --config recipes/tts/digits.yaml --ckpt_path exp/digits/checkpoints/last.ckpt
@@ -8,7 +9,9 @@
 
 LightningCLI over `asr.training.task.ASRTask` and `asr.data.datamodule.ASRDataModule` (built in
 `asr.training.cli`). Besides LightningCLI's own arguments, `--threads N` sets torch's CPU threads and
-`--device cpu|cuda` the trainer's accelerator, as on every other command that computes.
+`--device cpu|cuda` the trainer's accelerator, as on every other command that computes, and `--init-from
+MODEL.pt` (the config key `model.init_from`) starts from a model file's weights, tokenizer and CMVN statistics:
+fine-tuning (asr/training/init_from.py). A checkpoint resumes a run (`--ckpt_path`); a model file starts one.
 """
 
 from __future__ import annotations
@@ -24,18 +27,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:  # arguments are Lig
 
 def compute_flags(args: list[str]) -> tuple[list[str], int | None]:
     """Take --threads N and --device X out of LightningCLI's arguments: (the rest, threads); --device becomes
-    --trainer.accelerator."""
+    --trainer.accelerator and --init-from --model.init_from."""
     rest: list[str] = []
     threads = None
     it = iter(args)
     for a in it:
         flag, eq, value = a.partition("=")
-        if flag in ("--threads", "--device"):
+        if flag in ("--threads", "--device", "--init-from"):
             if not eq:
                 value = next(it, "")
             if not value:
-                raise UserError(f"{flag} needs a value, e.g. {flag} {'1' if flag == '--threads' else 'cpu'}")
-            if flag == "--threads":
+                example = {"--threads": "1", "--device": "cpu", "--init-from": "exp/demo/model.pt"}[flag]
+                raise UserError(f"{flag} needs a value, e.g. {flag} {example}")
+            if flag == "--init-from":
+                rest += ["--model.init_from", value]
+            elif flag == "--threads":
                 if not value.isdigit() or int(value) < 1:
                     raise UserError(f"--threads must be a whole number >= 1, got {value!r}")
                 threads = int(value)

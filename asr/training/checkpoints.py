@@ -1,7 +1,7 @@
 """Training checkpoints -> inference files: export one, or average several (weights only).
 
 A Lightning checkpoint holds the model config and tokenizer (see `ASRTask.on_save_checkpoint`), so exporting
-needs no data and no Lightning.
+needs no data and no Lightning. The model file's card comes from what the run recorded (asr.training.card).
 """
 
 from __future__ import annotations
@@ -12,8 +12,10 @@ import torch
 
 from asr.errors import UserError, brief
 from asr.model import ASRModel, ModelConfig
+from asr.model.io import FORMAT as MODEL_FORMAT
 from asr.model.io import save_model
 from asr.tokenizer import tokenizer_from_state
+from asr.training.card import export_card
 
 
 def read_checkpoint(path: str | Path) -> dict:
@@ -24,6 +26,9 @@ def read_checkpoint(path: str | Path) -> dict:
         ckpt = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # noqa: BLE001
         raise UserError(f"cannot read checkpoint {path} ({brief(e)}); it may be truncated: use another one") from None
+    if isinstance(ckpt, dict) and ckpt.get("format") == MODEL_FORMAT:
+        raise UserError(f"{path} is already a model file (written by `asr export`), not a training checkpoint; use it "
+                        f"as it is, e.g. asr transcribe --model {path} AUDIO")
     if "asr_tokenizer" not in ckpt or "state_dict" not in ckpt:
         raise UserError(f"{path} is not a checkpoint written by `asr fit` (no tokenizer inside)")
     return ckpt
@@ -84,5 +89,5 @@ def export(ckpt_paths: list[str | Path], out: str | Path) -> ASRModel:
         "epoch": int(first.get("epoch", -1)),
         "global_step": int(first.get("global_step", -1)),
     }
-    save_model(out, model.eval(), tokenizer, meta)
+    save_model(out, model.eval(), tokenizer, meta, export_card(ckpts, ckpt_paths))
     return model

@@ -3,14 +3,16 @@
 The trainer settings every recipe shares (clipping, the checkpoint callback and its file names, ...) live once,
 in conf/trainer/defaults.yaml, loaded before any --config; a recipe adds its hardware, budget and run folder,
 composes a model size from conf/model/ (`model: {model: ../../conf/model/tiny.yaml}`) and sets its data. The
-resolved config is saved beside the run's logs as config.yaml. `--ckpt_path last` means the newest readable
-checkpoint of the run (asr/training/resume.py).
+resolved config is saved beside the run's logs as config.yaml, and the --config path(s) go on the model card as
+its recipe. `--ckpt_path last` means the newest readable checkpoint of the run (asr/training/resume.py); a model
+file given as --ckpt_path is one line pointing to --init-from.
 """
 
 from __future__ import annotations
 
 import sys
 import warnings
+from dataclasses import replace
 
 from asr.errors import UserError
 
@@ -52,16 +54,19 @@ def build_cli(args: list[str], run: bool = True):
             self._resolve_last("test")
 
         def _resolve_last(self, subcommand: str) -> None:
-            from asr.training.resume import resolve_last
+            from asr.training.resume import refuse_model_file, resolve_last
 
             config = self.config_init[subcommand]
+            self.model.facts = replace(self.model.facts, recipe=recipe_of(self.config[subcommand]))
             if config.get("ckpt_path") == "last":
                 config["ckpt_path"] = resolve_last(self.trainer)
+            elif config.get("ckpt_path"):
+                refuse_model_file(config["ckpt_path"], subcommand)
             if config.get("ckpt_path"):  # resuming into its own folder is the point, not a surprise
                 warnings.filterwarnings("ignore", message="Checkpoint directory .* exists and is not empty")
 
     try:
-        return CLI(
+        cli = CLI(
             ASRTask,
             ASRDataModule,
             args=args,
@@ -72,10 +77,19 @@ def build_cli(args: list[str], run: bool = True):
             save_config_kwargs={"overwrite": True},
             seed_everything_default=0,
         )
+        if not run:  # the caller runs the trainer itself: no before_fit hook records the recipe
+            cli.model.facts = replace(cli.model.facts, recipe=recipe_of(cli.config))
+        return cli
     except MisconfigurationException as e:  # a setting that cannot work here: one line, not a traceback
         raise UserError(misconfiguration_line(e)) from None
     finally:
         sys.argv = argv
+
+
+def recipe_of(config) -> str | None:
+    """The --config file(s) of a parsed LightningCLI config, as given, for the model card."""
+    paths = config.get("config") or []
+    return ", ".join(str(getattr(p, "relative", p)) for p in paths) or None
 
 
 def misconfiguration_line(e: Exception) -> str:

@@ -112,6 +112,24 @@ def resolve_last(trainer) -> str | None:
     return None
 
 
+def refuse_model_file(path: str | Path, subcommand: str) -> None:
+    """A model file (`asr export`) given as --ckpt_path: one line saying what to do instead (Lightning would fail
+    on it with `KeyError: 'pytorch-lightning_version'`)."""
+    from asr.model.io import FORMAT
+
+    path = Path(path)
+    if not path.is_file():
+        return
+    try:
+        blob = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
+    except Exception:  # noqa: BLE001 - not ours to judge: Lightning says what is wrong with it
+        return
+    if isinstance(blob, dict) and blob.get("format") == FORMAT:
+        fix = (f"to start training from its weights use --init-from {path}" if subcommand == "fit" else
+               f"to score it use asr {subcommand} --init-from {path} (no --ckpt_path), or asr evaluate --model {path}")
+        raise UserError(f"{path} is a model file, not a checkpoint; {fix} (checkpoints are <run>/checkpoints/*.ckpt)")
+
+
 def finish_epoch_end(checkpoint: dict[str, Any]) -> None:
     """Make a checkpoint saved at an epoch's end (ModelCheckpoint's `on_train_epoch_end`) resume as the start of
     the next epoch.

@@ -2,7 +2,13 @@
 
 Nothing model-specific lives here. The tokenizer and the CMVN statistics are built from the training data in
 `setup()` on the first run and travel inside every checkpoint (`on_save_checkpoint`), so a resumed, validated
-or exported checkpoint never depends on the data being present.
+or exported checkpoint never depends on the data being present. With `init_from: MODEL.pt` (`asr fit --init-from`)
+they, and the weights, come from that model file instead: fine-tuning (`asr.training.init_from`).
+
+Checkpoints also carry what the model's card (asr.model.card) needs and only the run knows: the training
+manifests and hours, the recipe, the code version, the model it started from, and the vocabulary score's
+distribution on the dev set at the last validation (asr.inference.coverage); `asr test` leaves its WER beside the
+checkpoint it scored (`<checkpoint>.test.json`) for `asr export` to put on the card.
 
 Resuming is exact wherever the checkpoint was taken: each training batch seeds the random generators from the
 run's seed and the batch's position (`seed_batch`), so dropout draws the same numbers in a resumed run as in an
@@ -18,6 +24,7 @@ import json
 import random
 import sys
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import lightning as L
 import numpy as np
@@ -25,9 +32,12 @@ import torch
 
 from asr.decoding.options import DecodeOptions
 from asr.errors import UserError
+from asr.inference.coverage import SCORE, transcript_fit
 from asr.metrics import error_report
 from asr.model import ASRModel, ModelConfig, pad_targets
+from asr.model.card import Result
 from asr.tokenizer import Tokenizer, tokenizer_from_state
+from asr.training.card import RunFacts, dev_calibration, record_test_result
 from asr.training.resume import finish_epoch_end
 from asr.training.schedules import OptimConfig, adamw, lr_factor
 
@@ -61,6 +71,7 @@ class ASRTask(L.LightningModule):
         optim: OptimConfig = OptimConfig(),  # noqa: B008
         tokenizer: TokenizerConfig = TokenizerConfig(),  # noqa: B008
         task: TaskConfig = TaskConfig(),  # noqa: B008
+        init_from: str | None = None,  # a model file (asr export): training starts from its weights, units, CMVN
     ) -> None:
         super().__init__()
         # Dicts are accepted too: that is how hyperparameters come back from a checkpoint.
@@ -71,8 +82,12 @@ class ASRTask(L.LightningModule):
         # Plain dicts keep checkpoints loadable with torch.load(weights_only=True), Lightning's default.
         self.save_hyperparameters({
             "model": self.model_cfg.to_dict(), "optim": asdict(self.optim_cfg),
-            "tokenizer": asdict(self.tok_cfg), "task": asdict(self.task_cfg),
+            "tokenizer": asdict(self.tok_cfg), "task": asdict(self.task_cfg), "init_from": init_from,
         })
+        self.init_from = init_from
+        self.facts = RunFacts()  # for the model card: set in setup (data, code) and by the CLI (recipe)
+        self._coverage: list[float] = []  # transcript fits of this validation's utterances (this rank's)
+        self._calibration: dict | None = None  # their distribution at the last validation
         self.net: ASRModel | None = None
         self.tokenizer: Tokenizer | None = None
         self._scored: list[tuple[str, str]] = []  # (reference, hypothesis) of this validation or test epoch
@@ -91,6 +106,15 @@ class ASRTask(L.LightningModule):
     def setup(self, stage: str) -> None:
         if self.net is not None:
             return
+        if stage == "fit" and self.trainer.is_global_zero:
+            self.facts = self.facts.of_run(self.trainer.datamodule, self.init_from)
+        if self.init_from:
+            self._start_from_file(stage)
+        else:
+            self._start_from_data()
+
+    def _start_from_data(self) -> None:
+        """A tokenizer trained on the training transcripts, CMVN statistics measured on its audio."""
         from asr.data.stats import compute_cmvn, train_tokenizer_from_cuts
 
         # Rank 0 trains the tokenizer and measures the CMVN statistics once; the other ranks receive both (each
@@ -109,10 +133,22 @@ class ASRTask(L.LightningModule):
         self.build(tokenizer_from_state(state))
         self.net.cmvn.set_stats(torch.tensor(mean), torch.tensor(std))
 
+    def _start_from_file(self, stage: str) -> None:
+        """The weights, tokenizer and CMVN statistics of the model file `init_from` (every rank reads it)."""
+        from asr.training.init_from import start_from, warn_unknown_units
+
+        tokenizer, weights = start_from(self.init_from, self.model_cfg, self.tok_cfg)
+        self.build(tokenizer)
+        self.net.load_state_dict(weights)
+        if stage == "fit" and self.trainer.is_global_zero:
+            cuts = self.trainer.datamodule.train_cuts()
+            warn_unknown_units(self.init_from, tokenizer, (s.text for c in cuts for s in c.supervisions))
+
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["asr_tokenizer"] = self.tokenizer.state()
         checkpoint["asr_model_config"] = self.model_cfg.to_dict()
         checkpoint["asr_seed"] = self._seed
+        checkpoint["asr_card"] = {**self.facts.to_dict(), "calibration": self._calibration}
         timer = self._budget_timer() if self._trainer is not None else None
         if timer is not None:
             elapsed = timer.time_elapsed("train")
@@ -125,6 +161,10 @@ class ASRTask(L.LightningModule):
             self.build(tok)
         if checkpoint.get("asr_seed") is not None:
             self._seed = int(checkpoint["asr_seed"])
+        card = checkpoint.get("asr_card") or {}
+        if self.facts.corpora is None and card:  # validate / test: the run's facts are the checkpoint's
+            self.facts = RunFacts.from_dict(card)
+        self._calibration = self._calibration or card.get("calibration")
         if "asr_clock" in checkpoint:
             clock = checkpoint["asr_clock"]
             self._clock_anchor = (float(clock["elapsed"]), float(clock["progress"]))
@@ -208,26 +248,43 @@ class ASRTask(L.LightningModule):
         tokens = int(targets[1].sum()) + B  # each target and its <eos>
         self.log(f"{prefix}_acc", losses.att_acc, batch_size=tokens, sync_dist=True)
         enc, enc_lens, _ = self.net.encode(batch["audio"], batch["audio_lens"])
-        hyps = decode_encoded(self.net, enc, enc_lens, self.task_cfg.decode)
+        log_probs = self.net.ctc_log_probs(enc)  # (B, T', V)
+        hyps = decode_encoded(self.net, enc, enc_lens, self.task_cfg.decode, log_probs)
+        if prefix == "val" and not self.trainer.sanity_checking:  # the dev distribution of the vocabulary check
+            self._coverage += transcript_fit(log_probs, enc_lens, hyps).tolist()
         self._scored += [(ref, self.tokenizer.decode(h)) for ref, h in zip(batch["text"], hyps)]
 
     def on_validation_epoch_end(self) -> None:
         self._log_error_rates("val")
+        if self._coverage:  # rank 0's share of the dev set: a sample is all a percentile needs
+            self._calibration = dev_calibration(self._coverage, self.trainer.global_step, SCORE)
+            self._coverage = []
 
     def on_test_epoch_end(self) -> None:
-        self._log_error_rates("test")
+        counts = self._log_error_rates("test")
+        ckpt = self.trainer.ckpt_path
+        if counts is not None and ckpt and self.trainer.is_global_zero and Path(ckpt).is_file():
+            wer, cer, utterances = counts
+            test_set = ", ".join(getattr(self.trainer.datamodule, "manifests", {}).get("test") or ["?"])
+            record_test_result(ckpt, Result(test_set, round(wer, 6), round(cer, 6), utterances,
+                                            f"asr test of {Path(ckpt).name}"))
 
-    def _log_error_rates(self, prefix: str) -> None:
+    def _log_error_rates(self, prefix: str) -> tuple[float, float, int] | None:
+        """Log `<prefix>_wer` and `_cer` of the scored utterances (all ranks'): -> (wer, cer, utterances)."""
         if not self._scored:
-            return
+            return None
         r = error_report([a for a, _ in self._scored], [b for _, b in self._scored])
+        utterances = len(self._scored)
         self._scored = []
         # Sum error counts over DDP ranks, then divide: a rank-weighted mean of WERs would be wrong.
         word_errors = r.substitutions + r.deletions + r.insertions
-        counts = torch.tensor([word_errors, r.words, r.char_errors, r.chars], dtype=torch.float64, device=self.device)
+        counts = torch.tensor([word_errors, r.words, r.char_errors, r.chars, utterances], dtype=torch.float64,
+                              device=self.device)
         counts = self.trainer.strategy.reduce(counts, reduce_op="sum")
-        self.log(f"{prefix}_wer", (counts[0] / counts[1].clamp(min=1)).float(), prog_bar=True)
-        self.log(f"{prefix}_cer", (counts[2] / counts[3].clamp(min=1)).float(), prog_bar=True)
+        wer, cer = counts[0] / counts[1].clamp(min=1), counts[2] / counts[3].clamp(min=1)
+        self.log(f"{prefix}_wer", wer.float(), prog_bar=True)
+        self.log(f"{prefix}_cer", cer.float(), prog_bar=True)
+        return float(wer), float(cer), int(counts[4])
 
     # ---- optimisation ---------------------------------------------------------------------------------
     def configure_optimizers(self):

@@ -187,7 +187,8 @@ def test_model_file_round_trip(tmp_path, tiny_cfg):
     blob = torch.load(tmp_path / "m.pt", weights_only=True)  # no code is unpickled
     assert blob["format"] == "asr-model/1"
     loaded, tok2, meta = load_model_file(tmp_path / "m.pt")
-    assert meta == {"note": "test"} and tok2.encode("one") == tok.encode("one")
+    assert meta["note"] == "test" and tok2.encode("one") == tok.encode("one")
+    assert meta["card"]["vocabulary"]["size"] == tok.vocab_size  # every file carries its card
     wave, lens = torch.randn(1, 8000), torch.tensor([8000])
     with torch.no_grad():
         torch.testing.assert_close(loaded.encode(wave, lens)[0], model.encode(wave, lens)[0])

@@ -107,7 +107,8 @@ def check_words(driver) -> None:
         start, end, conf = map(float, m.groups())
         assert last_end - 0.011 <= start <= end, (span.text, m.groups())
         last_end = end
-        assert ("low" in span.get_attribute("class").split()) == (conf < 0.5), (span.text, conf)
+        if abs(conf - 0.5) > 0.005:  # the tooltip rounds to 2 decimals: a shown 0.5 may be 0.4996, marked low
+            assert ("low" in span.get_attribute("class").split()) == (conf < 0.5), (span.text, conf)
 
 
 def check_offline(driver, url: str) -> None:

@@ -126,7 +126,8 @@ def test_every_recipe_trains_two_steps_on_the_cpu(recipe, tmp_path):
             "--data.train_manifests", str(manifest), "--data.valid_manifests", str(manifest),
             "--data.test_manifests", "null", "--data.train_repeats", "null", "--data.num_workers", "0",
             "--data.max_duration", "4", "--data.audio_per_step", "8",  # 2 micro-batches a step (or 1 of 8 s)
-            "--model.tokenizer.kind", "char", "--model.task.cmvn_utterances", "10"]
+            "--model.tokenizer.kind", "char", "--model.task.cmvn_utterances", "10",
+            "--model.init_from", "null"]  # a recipe that starts from another's model file trains from scratch here
     env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
     proc = subprocess.run([sys.executable, "-m", "asr.cli", "fit", *args], env=env, capture_output=True, text=True,
                           timeout=280, cwd=tmp_path)

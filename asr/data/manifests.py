@@ -138,7 +138,10 @@ def iter_jsonl(path: str | Path) -> Iterator[tuple[int, dict | None, str | None]
 
 def resolve_audio_path(audio_filepath: str, manifest_dir: Path) -> Path:
     """An absolute path: relative ones are relative to the manifest's folder, not to where the command runs."""
-    p = Path(audio_filepath).expanduser()
+    try:
+        p = Path(audio_filepath).expanduser()
+    except RuntimeError:  # "~user" of a user this machine does not have: the path as written, then not found
+        p = Path(audio_filepath)
     return p if p.is_absolute() else (manifest_dir / p).absolute()
 
 

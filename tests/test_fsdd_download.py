@@ -80,7 +80,7 @@ def test_a_corrupt_archive_is_one_line_naming_it_and_the_command_and_nothing_is_
 
 def test_the_demo_downloads_fsdd_when_neither_shared_nor_env_has_it(served, tmp_path, monkeypatch):
     monkeypatch.delenv(fsdd.FSDD_ENV, raising=False)
-    monkeypatch.setattr(fsdd, "__file__", str(tmp_path / "repo" / "asr" / "corpora" / "fsdd.py"))  # no ../shared
+    monkeypatch.setattr(public, "__file__", str(tmp_path / "repo" / "asr" / "corpora" / "public.py"))  # no ../shared
     monkeypatch.chdir(tmp_path)
     assert fsdd.default_root() is None
     monkeypatch.setattr("asr.corpora.tts_digits.prepare_tts_digits", lambda *a, **k: None)
@@ -94,7 +94,7 @@ def test_the_demo_keeps_the_shared_copy_when_there(tmp_path, monkeypatch):
     shared = tmp_path / "shared" / "data" / "fsdd"
     (shared / "recordings").mkdir(parents=True)
     monkeypatch.delenv(fsdd.FSDD_ENV, raising=False)
-    monkeypatch.setattr(fsdd, "__file__", str(tmp_path / "repo" / "asr" / "corpora" / "fsdd.py"))
+    monkeypatch.setattr(public, "__file__", str(tmp_path / "repo" / "asr" / "corpora" / "public.py"))
     monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(fsdd, "download_fsdd", lambda *a: pytest.fail("downloaded although ../shared has FSDD"))
     assert demo.fsdd_root(demo.DemoConfig(downloads=tmp_path / "cache")) == shared
@@ -104,7 +104,7 @@ def test_holdout_speaker_without_shared_downloads_then_names_the_six_speakers(se
     from asr.cli import main
 
     monkeypatch.delenv(fsdd.FSDD_ENV, raising=False)
-    monkeypatch.setattr(fsdd, "__file__", str(tmp_path / "repo" / "asr" / "corpora" / "fsdd.py"))
+    monkeypatch.setattr(public, "__file__", str(tmp_path / "repo" / "asr" / "corpora" / "public.py"))
     monkeypatch.chdir(tmp_path)
     assert main(["demo", "--out", "exp", "--holdout-speaker", "bob"]) == 2
     last = capsys.readouterr().err.strip().splitlines()[-1]  # after the download's progress bars

@@ -18,7 +18,6 @@ utterances), so no dev speaker is in train.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import sys
 from dataclasses import dataclass
@@ -54,14 +53,7 @@ def holds_corpus(folder: Path) -> bool:
 
 def default_root() -> Path:
     """$ASR_AN4, else ../shared/data/an4 beside the repository or the current folder when there, else downloads."""
-    if os.environ.get(AN4_ENV):
-        return Path(os.environ[AN4_ENV])
-    repo = Path(__file__).resolve().parents[2]
-    for base in (repo, Path.cwd()):
-        candidate = base.parent / "shared" / "data" / "an4"
-        if holds_corpus(candidate):
-            return candidate
-    return Path("downloads")
+    return public.shared_copy(AN4_ENV, "an4", holds_corpus) or Path("downloads")
 
 
 def parse_transcription(line: str) -> tuple[str, str] | None:

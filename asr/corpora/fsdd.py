@@ -22,7 +22,6 @@ when no FSDD is found.
 from __future__ import annotations
 
 import argparse
-import os
 import re
 import sys
 from dataclasses import dataclass
@@ -74,14 +73,7 @@ DOWNLOADS = Path("downloads")  # where --download (without --root) and `asr demo
 
 def default_root() -> Path | None:
     """$ASR_FSDD, else `../shared/data/fsdd` next to the repository or the current directory, if it is there."""
-    if os.environ.get(FSDD_ENV):
-        return Path(os.environ[FSDD_ENV])
-    repo = Path(__file__).resolve().parents[2]
-    for base in (repo, Path.cwd()):
-        candidate = base.parent / "shared" / "data" / "fsdd"
-        if (candidate / "recordings").is_dir():
-            return candidate
-    return None
+    return public.shared_copy(FSDD_ENV, "fsdd", lambda folder: (folder / "recordings").is_dir())
 
 
 def holds_recordings(folder: Path) -> bool:

@@ -160,6 +160,21 @@ def locate(root: Path, name: str, holds: Callable[[Path], bool]) -> Place:
     return Place(nested, root)
 
 
+def shared_copy(env: str, name: str, holds: Callable[[Path], bool]) -> Path | None:
+    """$`env`, else `../shared/data/<name>` next to the repository or the current folder when `holds` it, else None:
+    where a corpus lent to this machine lies (read in place, never copied)."""
+    import os
+
+    if os.environ.get(env):
+        return Path(os.environ[env])
+    repo = Path(__file__).resolve().parents[2]
+    for base in (repo, Path.cwd()):
+        candidate = base.parent / "shared" / "data" / name
+        if holds(candidate):
+            return candidate
+    return None
+
+
 def download_target(place: Place, name: str, rerun: Callable[[Path], str]) -> Path:
     """The folder to download into; `rerun(root)` is the command to suggest for another --root."""
     if place.target is None:

@@ -17,7 +17,8 @@ import yaml
 
 from asr.cli import main
 from asr.data.datamodule import ASRDataModule
-from asr.training.plan import plan_batches, training_plan
+from asr.data.batch_plan import plan_batches
+from asr.training.plan import training_plan
 from asr.training.schedules import OptimConfig
 from training_fixtures import noise_corpus
 

@@ -10,7 +10,7 @@
 Batches come from lhotse's DynamicBucketingSampler: cuts of similar length share a batch (little padding) and a
 batch holds `max_duration` seconds in total, so B varies. With `audio_per_step` (seconds per optimiser step, all
 devices together) the recipe's batch no longer depends on the GPU count: setup() derives the trainer's gradient
-accumulation and each device's batch from the world size (asr/training/plan.py) and logs the plan. Audio is
+accumulation and each device's batch from the world size (asr/data/batch_plan.py) and logs the plan. Audio is
 read, resampled to `sample_rate` and augmented in `num_workers` worker processes.
 
 Distributed training: the sampler splits batches across ranks itself (it gets the trainer's world size and rank),
@@ -37,6 +37,7 @@ from lhotse import CutSet
 from lhotse.dataset import DynamicBucketingSampler
 from torch.utils.data import DataLoader
 
+from asr.data.batch_plan import plan_batches
 from asr.data.dataset import ASRDataset
 from asr.data.manifests import configure_audio_backend, load_cuts
 from asr.errors import UserError
@@ -55,7 +56,7 @@ class ASRDataModule(L.LightningDataModule):
         train_repeats: list[int] | None = None,  # per train manifest: times its cuts appear in an epoch
         max_duration: float = 120.0,  # seconds of audio per batch and device (with audio_per_step: at most)
         # Seconds of audio per optimiser step over all devices: gradient accumulation and each device's batch are
-        # then derived from the world size (asr/training/plan.py), so any number of GPUs follows the same path.
+        # then derived from the world size (asr/data/batch_plan.py), so any number of GPUs follows the same path.
         audio_per_step: float | None = None,
         num_buckets: int = 20,
         buffer_size: int = 20000,  # cuts held by the bucketing sampler; more = better buckets and shuffling
@@ -82,7 +83,7 @@ class ASRDataModule(L.LightningDataModule):
         self.train_repeats = _check_repeats(train_repeats, self.manifests["train"])
         self.max_duration = max_duration
         self.audio_per_step = audio_per_step
-        self.batch_plan = None  # asr.training.plan.BatchPlan, made in setup() when audio_per_step is set
+        self.batch_plan = None  # asr.data.batch_plan.BatchPlan, made in setup() when audio_per_step is set
         self.speed_copies = [float(f) for f in speed_copies] if speed_copies else None
         self.num_buckets = num_buckets
         self.buffer_size = buffer_size
@@ -118,8 +119,6 @@ class ASRDataModule(L.LightningDataModule):
 
     def _plan_batches(self) -> None:
         """Derive each device's batch and the trainer's gradient accumulation from data.audio_per_step."""
-        from asr.training.plan import plan_batches
-
         trainer = self.trainer
         plan = plan_batches(self.audio_per_step, self.max_duration, trainer.world_size)
         if trainer.accumulate_grad_batches not in (1, plan.accumulate):

@@ -16,7 +16,8 @@ from typing import Any
 import yaml
 
 from asr.errors import UserError
-from asr.training.plan import describe, plan_batches, training_plan
+from asr.data.batch_plan import plan_batches
+from asr.training.plan import describe, training_plan
 from asr.training.schedules import OptimConfig
 
 

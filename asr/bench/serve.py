@@ -34,7 +34,7 @@ def run(args: argparse.Namespace) -> list[dict]:
     files, problems = find_audio(args.audio)
     if problems or not files:
         raise UserError(f"--audio: {'; '.join(problems) or 'no audio found'}")
-    from asr.serve.options import serve_threads
+    from asr.hardware import serve_threads
 
     clients = _levels(args.clients)
     threads = args.threads or serve_threads()

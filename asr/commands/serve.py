@@ -75,9 +75,9 @@ def run(args: argparse.Namespace) -> int:
 
     from asr.commands import fusion_files
     from asr.errors import UserError
+    from asr.hardware import serve_threads
     from asr.inference.options import TranscribeOptions
     from asr.serve import ServeOptions, create_app, serve_models
-    from asr.serve.options import serve_threads
 
     for flag in ("max_batch", "max_queue", "port"):
         if getattr(args, flag) < 1:

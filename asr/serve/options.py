@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 
@@ -14,10 +13,3 @@ class ServeOptions:
     max_upload_mb: float = 100.0
     max_queue: int = 64  # requests in flight at once; more are answered 503
     max_attention_s: float = 30.0  # longest recording /v1/audio/attention draws
-
-
-def serve_threads() -> int:
-    """torch threads of each model process without --threads: one core fewer than the machine has (at least
-    1), leaving a core to the HTTP side (event loop, uploads, cutting): on 2 cores a lone request took 34 ms
-    with 1 torch thread and 58 ms with 2 (asr bench serve, demo model, FSDD clips, both in one process)."""
-    return max(1, (os.cpu_count() or 1) - 1)

@@ -16,7 +16,7 @@ from pathlib import Path
 from lhotse import CutSet, MonoCut, Recording, SupervisionSegment
 from tqdm import tqdm
 
-from asr.data.manifests import iter_jsonl, read_lines, resolve_audio_path
+from asr.data.jsonl import iter_jsonl, read_lines, resolve_audio_path
 from asr.errors import UserError, brief
 from asr.text import cut_text
 

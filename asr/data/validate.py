@@ -28,7 +28,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from asr.data.manifests import CUT_TYPES, configure_audio_backend, iter_jsonl, manifest_kind, resolve_audio_path
+from asr.data.jsonl import iter_jsonl, resolve_audio_path
+from asr.data.manifests import CUT_TYPES, configure_audio_backend, manifest_kind
 from asr.text import cut_text, normalise_text
 
 DEFAULT_CHARS = "abcdefghijklmnopqrstuvwxyz0123456789'"  # what normalise_text writes, besides the space

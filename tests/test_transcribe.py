@@ -2,6 +2,7 @@
 
 import json
 import re
+from pathlib import Path
 
 import librosa
 import numpy as np
@@ -201,10 +202,10 @@ def test_a_long_stretch_without_pauses_is_not_dropped_or_repeated(digits_model):
     assert error_report([ref], [result.text]).wer < 0.2, result.text
 
 
-def test_output_dir_mirrors_folders_and_refuses_collisions(digits_model, tmp_path, capsys):
+def test_output_dir_mirrors_folders_and_keeps_colliding_names_apart(digits_model, tmp_path, capsys):
     path, heldout = digits_model
-    (wav_a, text_a), (wav_b, text_b) = recognised(path, heldout)[:2]
-    audio_a, audio_b = (sf.read(w, dtype="float32")[0] for w in (wav_a, wav_b))
+    (wav_a, text_a), (wav_b, text_b), (wav_c, text_c) = recognised(path, heldout)[:3]
+    audio_a, audio_b, audio_c = (sf.read(w, dtype="float32")[0] for w in (wav_a, wav_b, wav_c))
     src = tmp_path / "in"
     for rel, audio in [("x.wav", audio_a), ("nested/sub/x.wav", audio_b), ("nested/y.flac", audio_a)]:
         (src / rel).parent.mkdir(parents=True, exist_ok=True)
@@ -220,18 +221,58 @@ def test_output_dir_mirrors_folders_and_refuses_collisions(digits_model, tmp_pat
     assert sorted(str(p.relative_to(glob_out)) for p in glob_out.rglob("*.txt")) == ["nested/sub/x.txt", "x.txt"]
     capsys.readouterr()
 
-    sf.write(src / "x.mp3", audio_a, SR)  # x.mp3 beside x.wav: both would be out/x.txt
-    refused = tmp_path / "refused"
-    assert main([*args, str(refused), str(src)]) == 2
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and err[0].startswith("error: ") and "x.mp3" in err[0] and "x.wav" in err[0], err
-    assert not refused.exists() or not any(refused.iterdir())  # refused before anything was written
-    # Files given one by one from different folders land side by side: the same stem is refused too.
-    assert main([*args, str(refused), str(src / "x.wav"), str(src / "nested" / "sub" / "x.wav")]) == 2
-    assert "would both be written" in capsys.readouterr().err
+    # Issue 27: speech.aiff and speech.caf side by side, and x.wav from two folders given one by one, would write
+    # the same files. Every input is transcribed into a file of its own; the colliding ones keep their extension.
+    mixed = tmp_path / "mixed"
+    said = {mixed / "speech.aiff": (audio_a, text_a), mixed / "speech.caf": (audio_b, text_b),
+            mixed / "y.flac": (audio_c, text_c), tmp_path / "a" / "x.wav": (audio_b, text_b),
+            tmp_path / "b" / "x.wav": (audio_c, text_c)}
+    for wav, (audio, _) in said.items():
+        wav.parent.mkdir(exist_ok=True)
+        sf.write(wav, audio, SR)
+    kept = tmp_path / "kept"
+    assert main([*args, str(kept), "--format", "json", str(mixed / "*"), str(tmp_path / "a" / "x.wav"),
+                 str(tmp_path / "b" / "x.wav")]) == 0
+    written = {p.name: json.loads(p.read_text()) for p in kept.iterdir()}
+    expected = {"speech.aiff.json": mixed / "speech.aiff", "speech.caf.json": mixed / "speech.caf",
+                "y.json": mixed / "y.flac", "x.wav.json": tmp_path / "a" / "x.wav",
+                "x.wav.2.json": tmp_path / "b" / "x.wav"}  # the second x.wav: its name is the first's
+    assert sorted(written) == sorted(expected)
+    for name, wav in expected.items():  # each file holds its own input's transcript: none was written over
+        assert (written[name]["source"], written[name]["text"]) == (str(wav), said[wav][1]), name
+    err = capsys.readouterr().err.splitlines()
+    notes = [line for line in err if line.startswith("note: ")]
+    assert len(notes) == 2 and not [line for line in err if line.startswith(("error", "warning"))], err
+    assert "speech.aiff and " in notes[0] and f"{kept / 'speech'}.<format>" in notes[0]
+    assert f"{kept / 'speech.aiff'}.<format> and {kept / 'speech.caf'}.<format>" in notes[0]
+    assert f"{kept / 'x.wav'}.<format> and {kept / 'x.wav.2'}.<format>" in notes[1]
 
     a_file = tmp_path / "out.txt"
     a_file.write_text("not a folder")
     assert main([*args, str(a_file), str(src / "x.wav")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "out.txt" in err[0] and "existing file" in err[0] and "Traceback" not in err[0]
+
+
+def test_output_names_never_coincide_and_lone_names_never_move(tmp_path):
+    """The fallback names themselves may be taken: by another input's own name (speech.aiff.wav writes
+    speech.aiff.<format>), by the same name from another folder, or by a name differing only in case (one file
+    on macOS and Windows)."""
+    from asr.inference.formats import OutputNamer
+
+    inputs = [("in/speech.aiff", Path("speech.aiff")), ("in/speech.aiff.wav", Path("speech.aiff.wav")),
+              ("in/speech.caf", Path("speech.caf")), ("in/sub/Speech.wav", Path("sub/Speech.wav")),
+              ("in/sub/speech.WAV", Path("sub/speech.WAV")), ("a/speech.caf", Path("speech.caf")),
+              ("in/speech.caf.2.flac", Path("speech.caf.2.flac"))]
+    namer = OutputNamer(tmp_path, inputs)
+    got = {source: str(namer.path(source, "txt").relative_to(tmp_path)) for source, _ in inputs}
+    assert got == {"in/speech.aiff": "speech.aiff.2.txt", "in/speech.aiff.wav": "speech.aiff.txt",
+                   "in/speech.caf": "speech.caf.txt", "a/speech.caf": "speech.caf.3.txt",
+                   "in/sub/Speech.wav": "sub/Speech.wav.txt", "in/sub/speech.WAV": "sub/speech.WAV.2.txt",
+                   "in/speech.caf.2.flac": "speech.caf.2.txt"}
+    assert len({name.casefold() for name in got.values()}) == len(inputs)
+    assert len(namer.notes) == 2  # the speech group and the sub/speech group
+    assert OutputNamer(tmp_path, inputs).stems == namer.stems  # the same inputs, the same names
+    alone = OutputNamer(tmp_path, [inputs[1], inputs[6]])  # without their colliding neighbours: the same names
+    assert [alone.path(s, "txt") for s in ("in/speech.aiff.wav", "in/speech.caf.2.flac")] == \
+        [namer.path(s, "txt") for s in ("in/speech.aiff.wav", "in/speech.caf.2.flac")] and alone.notes == []

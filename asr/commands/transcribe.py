@@ -10,8 +10,11 @@ count. Without --output-dir the transcripts go to stdout: txt prints one line pe
 `==> path <==` header before each file when there are several.
 
 --output-dir writes `<name>.<format>` files, mirroring the folders below the folder or glob root each input was
-found under (`in/a/x.wav` from `in/` -> `OUT/a/x.txt`); two inputs that would write the same file (`x.mp3` and
-`x.wav` side by side) are refused before anything is transcribed.
+found under (`in/a/x.wav` from `in/` -> `OUT/a/x.txt`). Inputs that would write the same file (`x.mp3` and
+`x.wav` side by side, or `a/x.wav` and `b/x.wav` given one by one) are all transcribed and each keeps its
+extension (`OUT/x.mp3.txt`, `OUT/x.wav.txt`), with one `note:` line on stderr; where that name is taken too, the
+first free of `x.wav.2`, `x.wav.3`, ... in the order the inputs were given. No input's transcript is written
+over by another's (names compared ignoring case); an input whose name collides with none keeps its plain name.
 
 Every input gets an answer. A file that can't be transcribed (unreadable, no samples, NaN or infinite samples)
 gets one `error:` line on stderr and the others are still transcribed; the exit code is then 1. A file in which
@@ -37,7 +40,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="+", metavar="PATH", help="audio files, folders or globs")
     parser.add_argument("--model", required=True, help="model file from `asr export`")
     parser.add_argument("--output-dir", help="write <name>.<format> files here, mirroring the input folders, "
-                                             "instead of printing")
+                                             "instead of printing; inputs that would write the same file keep "
+                                             "their extension (x.wav.txt, x.mp3.txt; then x.wav.2.txt, ... in "
+                                             "input order), so none is written over")
     parser.add_argument("--format", default="txt", choices=FORMAT_CHOICES, help="output format (default txt)")
     add_decode_arguments(parser)
     add_compute_arguments(parser)
@@ -74,6 +79,8 @@ def run(args: argparse.Namespace) -> int:
         raise UserError("no audio to transcribe; pass files, folders or globs that exist")
     files = [i.path for i in inputs]
     namer = OutputNamer(args.output_dir, [(str(i.path), i.relative) for i in inputs]) if args.output_dir else None
+    for note in namer.notes if namer else ():  # colliding output names: said once, before the long part
+        print(f"note: {note}", file=sys.stderr)
     warn_if_precision_is_slow(args)
     apply_compute_arguments(args)
     model = load_model(args.model, args.device)

@@ -94,9 +94,15 @@ def _clean(seg: SegmentResult) -> str:
 class OutputNamer:
     """Where `--output-dir` writes each input's transcripts: `<dir>/<path below its root>/<stem>.<format>`,
     mirroring the folders below the folder (or glob root) the input was found under, so `in/a/x.wav` and
-    `in/b/x.wav` from `in/` write `out/a/x.txt` and `out/b/x.txt`. Two inputs that would still write the same
-    file (`x.mp3` and `x.wav` in one folder, or files given one by one from different folders) are refused with
-    a UserError before anything is transcribed: never renamed, never overwritten by one another."""
+    `in/b/x.wav` from `in/` write `out/a/x.txt` and `out/b/x.txt`.
+
+    Inputs that would write the same file (`speech.aiff` and `speech.caf` side by side; `a/x.wav` and `b/x.wav`
+    given one by one) are all transcribed, and none of their outputs is written over by another's: each keeps its
+    extension (`speech.aiff.txt`, `speech.caf.txt`), and `notes` says so in one line per such group. Where even
+    that name is taken (by another input's own name: `speech.aiff.wav` writes `speech.aiff.txt`; or by the same
+    name from another folder), the input gets the first free of `<name>.2`, `<name>.3`, ..., in the order the
+    inputs were given. Names are compared ignoring case, as macOS's and Windows' file systems do. An input whose
+    name collides with no other's is never renamed, whatever else is in the run."""
 
     def __init__(self, out_dir: str | Path, inputs: list[tuple[str, Path]]) -> None:
         """`inputs`: (source name, path below its root) per input, as `AudioInput.relative` gives it."""
@@ -108,15 +114,19 @@ class OutputNamer:
             self.dir.mkdir(parents=True, exist_ok=True)
         except OSError as e:
             raise UserError(f"--output-dir {self.dir}: cannot create the folder ({e.strerror or e})") from None
+        plain = {source: self.dir / relative.parent / relative.stem for source, relative in inputs}
+        groups: dict[str, list[str]] = {}  # plain stem's key -> the sources that would write it
+        for source, stem in plain.items():
+            groups.setdefault(_key(stem), []).append(source)
+        taken = set(groups)  # a plain stem is only ever its lone owner's: never another input's fallback
         self.stems: dict[str, Path] = {}  # source -> output path without the format's extension
-        owner: dict[Path, str] = {}
         for source, relative in inputs:
-            stem = self.dir / relative.parent / relative.stem
-            if stem in owner:
-                raise UserError(f"{owner[stem]} and {source} would both be written to {stem}.<format>; "
-                                f"transcribe them in separate runs (or to separate --output-dir folders)")
-            owner[stem] = source
-            self.stems[source] = stem
+            alone = len(groups[_key(plain[source])]) == 1
+            self.stems[source] = plain[source] if alone else _first_free(self.dir / relative, taken)
+        self.notes = [  # one line per group of inputs that keep their extension
+            f"{_and(group)} would {'both' if len(group) == 2 else 'all'} write {plain[group[0]]}.<format>; each "
+            f"keeps its extension instead: {_and([f'{self.stems[s]}.<format>' for s in group])}"
+            for group in groups.values() if len(group) > 1]
 
     def path(self, source: str, fmt: str) -> Path:
         return self.stems[source].with_name(f"{self.stems[source].name}.{fmt}")
@@ -129,3 +139,21 @@ class OutputNamer:
         except OSError as e:
             raise UserError(f"cannot write {path}: {e.strerror or e}; check --output-dir") from None
         return path
+
+
+def _key(stem: Path) -> str:
+    return str(stem).casefold()
+
+
+def _first_free(stem: Path, taken: set[str]) -> Path:
+    """`stem`, else `stem.2`, `stem.3`, ...: the first whose key is not in `taken`, which it then joins."""
+    candidate, n = stem, 1
+    while _key(candidate) in taken:
+        n += 1
+        candidate = stem.with_name(f"{stem.name}.{n}")
+    taken.add(_key(candidate))
+    return candidate
+
+
+def _and(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else f"{', '.join(items[:-1])} and {items[-1]}"

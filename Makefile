@@ -1,6 +1,6 @@
 # Usage:
 #   make demo    # set up .venv (+ Debian TTS packages when missing), then prepare, train, evaluate, transcribe
-#   make test    # same set-up, then the test suite
+#   make test    # same set-up, then the import layers (lint-imports) and the test suite
 PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -12,6 +12,7 @@ demo: setup
 	$(BIN)/asr demo --out exp/demo
 
 test: setup
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest -q
 
 setup: sysdeps $(STAMP)

@@ -13,9 +13,10 @@ Shape legend used in every docstring and comment:
 Data flow: file -> waveform (B, S) -> log-mel (B, T, F) -> encoder states (B, T', D) -> decoder with
 cross-attention over them -> token ids (B, U) -> text.
 
-The layers, bottom up (a module imports only from layers below it): errors/hardware -> audio, text, tokenizer,
-features -> model -> decoding -> data, corpora, metrics, plots -> inference, training -> demo, bench -> cli,
-commands.
+The layers, bottom up (a module imports only from the layers below its own, and the modules of one layer import
+none of each other; `lint-imports` checks it, pyproject.toml's [tool.importlinter]): errors -> text, hardware,
+allocator, resources -> audio, tokenizer, features -> model -> lm -> decoding -> data -> corpora, metrics, plots
+-> inference -> training -> demo, bench, serve -> commands -> cli.
 """
 
 from __future__ import annotations

@@ -133,6 +133,16 @@ class ContextGraph:
         return banked + float(self.end_bank[node])
 
 
+def hotword_graph(hotwords: str | Path | tuple[str, ...], bonus: float, tokenizer: Tokenizer
+                  ) -> tuple[ContextGraph, str]:
+    """The graph of a hotwords file, or of the phrases (lines) themselves, and what it was read from."""
+    if isinstance(hotwords, tuple):
+        phrases, source = parse_hotwords(hotwords, bonus), f"{len(hotwords)} phrases"
+    else:
+        phrases, source = read_hotwords(hotwords, bonus), str(hotwords)
+    return ContextGraph.build(phrases, tokenizer), source
+
+
 def _bfs(children: list[dict[int, int]]) -> list[int]:
     order, i = [0], 0
     while i < len(order):

@@ -43,6 +43,13 @@ def load_lm(path: str | Path, device: str | torch.device = "cpu") -> tuple[Trans
     return lm.to(device).eval(), tokenizer_from_state(blob["tokenizer"]), blob.get("meta", {})
 
 
+def load_lm_for(path: str | Path, tokenizer: Tokenizer, device: str | torch.device = "cpu") -> TransformerLM:
+    """The LM of `path`, to fuse with a model of `tokenizer`'s units (UserError for an LM of other units)."""
+    lm, lm_tokenizer, _ = load_lm(path, device)
+    check_units(lm_tokenizer, tokenizer, path)
+    return lm
+
+
 def check_units(lm_tokenizer: Tokenizer, model_tokenizer: Tokenizer, lm_path: str | Path) -> None:
     """An LM scores unit ids: fused with a model of other units it would score nonsense, so refuse."""
     if lm_tokenizer.state() != model_tokenizer.state():

@@ -1,6 +1,7 @@
 """Tokenizers: characters, whole words, and sentencepiece (BPE or unigram), behind one small interface.
 
 Id layout shared by every kind: 0 = <blank> (CTC only), 1 = <sos/eos>, 2 = <unk>, then the units.
+`WordUnits` reads words back out of unit ids (what word-level scorers such as an n-gram need).
 A tokenizer serialises to a plain dict of str/int/list (`state()`), stored inside the model file, and is
 rebuilt with `tokenizer_from_state()` without unpickling code.
 """
@@ -11,6 +12,7 @@ import base64
 import io
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Protocol
 
 import sentencepiece as spm
@@ -90,6 +92,36 @@ class SentencePieceTokenizer:
 
     def state(self) -> dict:
         return {"kind": self.kind, "model": base64.b64encode(self.proto).decode("ascii")}
+
+
+@dataclass(frozen=True)
+class WordUnits:
+    """Per unit id: does it start a new word, and the text it adds to the current word (sentencepiece's "▁the"
+    starts "the"; "s" continues; a char tokenizer's "|" starts an empty word; a word tokenizer's units are words)."""
+
+    starts: list[bool]
+    text: list[str]
+
+    @classmethod
+    def of(cls, tokenizer: Tokenizer) -> WordUnits:
+        starts, text = [], []
+        for i in range(tokenizer.vocab_size):
+            piece = tokenizer.id_to_piece(i)
+            if tokenizer.kind == "word":
+                starts.append(True), text.append(piece)
+            elif tokenizer.kind == "char":
+                starts.append(piece == "|"), text.append("" if piece == "|" else piece)
+            else:
+                starts.append(piece.startswith("▁")), text.append(piece.removeprefix("▁"))
+        return cls(starts, text)
+
+    def words(self, ids: list[int]) -> list[str]:
+        words: list[str] = []
+        for i in ids:
+            if self.starts[i] or not words:
+                words.append("")
+            words[-1] += self.text[i]
+        return [w for w in words if w]
 
 
 def train_tokenizer(texts: Iterable[str], kind: str = "char", vocab_size: int = 256) -> Tokenizer:

@@ -142,7 +142,8 @@ def evaluate(cfg: DemoConfig, model_path: Path, corpora: dict[str, Path]) -> dic
     """WER/CER of the exported model on the held-out TTS voices and the FSDD test takes (joint decoding)."""
     from lhotse import load_manifest
 
-    from asr.inference.evaluation import evaluate as score, write_reports
+    from asr.inference.evaluation import evaluate as score
+    from asr.inference.report import write_reports
     from asr.inference.options import TranscribeOptions
     from asr.inference.transcriber import load_model
 
@@ -164,10 +165,10 @@ def transcribe_example(cfg: DemoConfig, model_path: Path, corpora: dict[str, Pat
     """Transcribe the first held-out TTS utterance with word timestamps and draw its attention."""
     from lhotse import load_manifest
 
-    from asr.audio import load_audio, open_audio
+    from asr.audio import open_audio
     from asr.inference.options import TranscribeOptions
     from asr.inference.transcriber import load_model
-    from asr.plots import save_attention_png
+    from asr.plots import save_png
 
     cut = next(iter(load_manifest(corpora["tts"] / "test_cuts.jsonl.gz")))
     path = cut.recording.sources[0].source
@@ -175,9 +176,9 @@ def transcribe_example(cfg: DemoConfig, model_path: Path, corpora: dict[str, Pat
     [(_, result)] = list(model.transcribe_sources([(path, lambda: open_audio(path))], TranscribeOptions(cfg.decode)))
     if isinstance(result, Exception):
         raise result
-    png = save_attention_png(model.net, model.tokenizer, load_audio(path), cfg.out / "attention.png",
-                             title=f"{Path(path).name} (voice {cut.supervisions[0].speaker}, never heard in training)",
-                             decode=cfg.decode)
+    maps = model.attention_maps(path, lambda: open_audio(path), TranscribeOptions(cfg.decode))
+    png = save_png(maps, cfg.out / "attention.png",
+                   title=f"{Path(path).name} (voice {cut.supervisions[0].speaker}, never heard in training)")
     words = [(w.word, w.start, w.end, round(w.confidence, 2)) for s in result.segments for w in s.words]
     print(f"{path}\n  reference:  {cut.supervisions[0].text}\n  hypothesis: {result.text}\n  words: {words}\n"
           f"  attention:  {png}", flush=True)

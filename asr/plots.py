@@ -7,10 +7,11 @@ One figure, read top to bottom:
   3. cross-attention of each decoder layer and head (layers down, heads across);
   4. encoder self-attention of each layer, averaged over heads (queries down, keys across, both in seconds).
 
-The tokens are the model's own hypothesis, or a given transcript (teacher forcing, as the training callback does
-with the reference). A forced word the tokenizer has no tokens for becomes <unk>; its row is labelled with the
-word ("<unk> (weather)"), since the decoder was fed the <unk> id, not the word. Weights come from the explicit
-softmax(QK^T / sqrt(d_k)) path (`need_weights=True`).
+The tokens are the model's own transcript, recognised by the transcriber exactly as `asr transcribe` recognises
+the file (`Transcriber.attention_maps`: the picture shows the transcript it explains), or a given transcript
+(teacher forcing, as the training callback does with the reference). A forced word the tokenizer has no tokens
+for becomes <unk>; its row is labelled with the word ("<unk> (weather)"), since the decoder was fed the <unk> id,
+not the word. Weights come from the explicit softmax(QK^T / sqrt(d_k)) path (`need_weights=True`).
 """
 
 from __future__ import annotations
@@ -21,8 +22,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from asr.decoding.options import DecodeOptions
-from asr.decoding.policy import decode_encoded
 from asr.model.asr_model import ASRModel
 from asr.model.clock import FrameClock
 from asr.text import normalise_text
@@ -41,10 +40,10 @@ class AttentionMaps:
 
 
 @torch.no_grad()
-def attention_maps(net: ASRModel, tokenizer: Tokenizer, wave: np.ndarray | torch.Tensor,
-                   text: str | None = None, decode: DecodeOptions = DecodeOptions()) -> AttentionMaps:  # noqa: B008
-    """wave (S,) at the model's rate -> the weights to draw. `text` forces the tokens; else the model decodes
-    with the decoding policy (the transcript `asr transcribe` gives)."""
+def attention_maps(net: ASRModel, tokenizer: Tokenizer, wave: np.ndarray | torch.Tensor, tokens: list[int],
+                   text: str | None = None) -> AttentionMaps:
+    """wave (S,) at the model's rate and the tokens to draw -> the weights. The tokens are a transcript's (what
+    `Transcriber.attention_maps` recognised) or a forced `text` encoded (`text` then labels its <unk> rows)."""
     was_training = net.training
     net.eval()
     try:
@@ -53,10 +52,6 @@ def attention_maps(net: ASRModel, tokenizer: Tokenizer, wave: np.ndarray | torch
         lens = torch.tensor([w.shape[1]], device=device)
         feats, _ = net.features(w, lens)  # (1, T, F)
         enc, enc_lens, self_attn = net.encode(w, lens, need_weights=True)  # (1, T', D), [(1, H, T', T')]
-        if text is None:
-            tokens = decode_encoded(net, enc, enc_lens, decode)[0]
-        else:
-            tokens = tokenizer.encode(text)
         ys_in = torch.tensor([[SOS_EOS] + tokens], device=device)  # (1, U + 1)
         _, cross = net.decoder(ys_in, enc, enc_lens, need_weights=True)  # [(1, H, U + 1, T')]
     finally:
@@ -65,7 +60,7 @@ def attention_maps(net: ASRModel, tokenizer: Tokenizer, wave: np.ndarray | torch
     return AttentionMaps(
         feats[0].cpu().numpy(), labels, [c[0].float().cpu().numpy() for c in cross],
         [a[0].float().cpu().numpy() for a in self_attn], FrameClock.of(net.cfg), net.cfg.frontend.hop_ms / 1000,
-        tokenizer.decode(tokens),
+        tokenizer.decode(tokens).strip(),
     )
 
 
@@ -159,13 +154,11 @@ def _image(ax, weights: np.ndarray, extent_x: tuple[float, float], labels: list[
     ax.tick_params(axis="x", labelsize=7)
 
 
-def save_attention_png(net: ASRModel, tokenizer: Tokenizer, wave: np.ndarray | torch.Tensor, path: str | Path,
-                       text: str | None = None, title: str = "",
-                       decode: DecodeOptions = DecodeOptions()) -> Path:  # noqa: B008
-    """Draw `wave`'s attention to a PNG at `path` (folders created)."""
+def save_png(maps: AttentionMaps, path: str | Path, title: str = "") -> Path:
+    """Draw `maps` to a PNG at `path` (folders created)."""
     import matplotlib.pyplot as plt
 
-    fig = draw(attention_maps(net, tokenizer, wave, text, decode), title)
+    fig = draw(maps, title)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=100)

@@ -9,7 +9,9 @@ import soundfile as sf
 
 import asr
 from asr.training.callbacks import AttentionPlot
+from asr.audio import open_audio
 from asr.cli import main
+from asr.inference.options import TranscribeOptions
 from asr.plots import attention_maps
 from trained_model import recognised
 
@@ -18,8 +20,7 @@ def test_cross_attention_moves_forward_through_the_audio(digits_model):
     path, heldout = digits_model
     model = asr.load_model(path)
     wav, text = max(recognised(path, heldout), key=lambda h: len(h[1].split()))  # the longest: clearest alignment
-    audio, _ = sf.read(wav, dtype="float32")
-    maps = attention_maps(model.net, model.tokenizer, audio)
+    maps = model.attention_maps(str(wav), lambda: open_audio(wav), TranscribeOptions())
     cfg = model.net.cfg
     U = len(text.split()) + 1  # + <eos>
     assert maps.labels == text.split() + ["<eos>"]
@@ -72,6 +73,7 @@ def test_callback_in_a_real_training_run(tmp_path):
     from asr.data.datamodule import ASRDataModule
     from asr.training.task import ASRTask, TaskConfig, TokenizerConfig
     from asr.model import ModelConfig
+    from asr.training.prepare import prepare_run
     from asr.training.schedules import OptimConfig
     from training_fixtures import noise_corpus
 
@@ -87,6 +89,7 @@ def test_callback_in_a_real_training_run(tmp_path):
                         num_sanity_val_steps=1, logger=False, enable_progress_bar=False, enable_model_summary=False,
                         enable_checkpointing=False, callbacks=[cb], use_distributed_sampler=False,
                         default_root_dir=tmp_path)
+    prepare_run(trainer, task, dm)
     trainer.fit(task, datamodule=dm)
     assert [p.name for p in cb.written] == ["epoch=000.png", "epoch=001.png"]
     first = min(dm.cuts("valid"), key=lambda c: c.id)
@@ -119,5 +122,6 @@ def test_plot_attention_warns_once_about_unknown_words_in_text(digits_model, tmp
                     "is forced on <unk> for them (rows '<unk> (word)')")]
     audio, _ = sf.read(heldout[0][0], dtype="float32")
     model = asr.load_model(path)
-    maps = attention_maps(model.net, model.tokenizer, audio, text="two weather nine")
+    text = "two weather nine"
+    maps = attention_maps(model.net, model.tokenizer, audio, model.tokenizer.encode(text), text)
     assert maps.labels == ["two", "<unk> (weather)", "nine", "<eos>"]

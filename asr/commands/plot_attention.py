@@ -4,7 +4,8 @@
 
 Draws the log-mel spectrogram, the decoder's cross-attention (averaged, and per layer and head; tokens down,
 time across) and the encoder's self-attention per layer into one PNG. Without --text the model's own transcript
-is drawn; with it, the decoder is teacher-forced on that text (words outside the model's vocabulary are warned
+is drawn (the file recognised whole, as `asr transcribe` recognises a file of up to 20 s: the same text with
+the same settings); with it, the decoder is teacher-forced on that text (words outside the model's vocabulary are warned
 about, and drawn as rows labelled "<unk> (word)"). The audio should be one utterance (a few to
 ~30 seconds): encoder self-attention grows with the square of its length.
 """
@@ -33,10 +34,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from asr.audio import load_audio
+    from asr.audio import open_audio
     from asr.errors import UserError
+    from asr.inference.options import TranscribeOptions
     from asr.inference.transcriber import load_model
-    from asr.plots import save_attention_png
+    from asr.plots import save_png
     from asr.tokenizer import unknown_words
 
     apply_compute_arguments(args)
@@ -46,13 +48,15 @@ def run(args: argparse.Namespace) -> int:
         print(f"warning: --text has {len(unknown)} word(s) outside the model's vocabulary: "
               f"{', '.join(map(repr, unknown))}; the decoder is forced on <unk> for them (rows '<unk> (word)')",
               file=sys.stderr)
-    wave = load_audio(args.audio, model.sample_rate)
-    seconds = len(wave) / model.sample_rate
+    with open_audio(args.audio) as src:
+        seconds = src.duration
     if seconds > args.max_seconds:
         raise UserError(f"{args.audio} is {seconds:.0f} s long; plot one utterance (cut it, or raise --max-seconds)")
     if seconds < 0.2:
         raise UserError(f"{args.audio} is only {seconds:.2f} s long; nothing to draw")
-    path = save_attention_png(model.net, model.tokenizer, wave, args.out, text=args.text,
-                              title=f"{args.audio} ({seconds:.1f} s)", decode=decode_options(args))
-    print(f"wrote {path}")
+    # The file recognised as `asr transcribe` recognises it (one segment): the picture explains that transcript
+    maps = model.attention_maps(args.audio, lambda: open_audio(args.audio),
+                                TranscribeOptions(decode=decode_options(args)), args.text)
+    path = save_png(maps, args.out, title=f"{args.audio} ({seconds:.1f} s)")
+    print(f"wrote {path}: the decoder's attention {'forced on' if args.text else 'saying'} {maps.text!r}")
     return 0

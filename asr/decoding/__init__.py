@@ -1,6 +1,7 @@
 """Search: small pure functions over the model and tensors, returning token ids.
 
-encoder states (B, T', D) -> `policy.decode_encoded` (what every consumer calls), which picks one of
+audio (B, S) -> `recognise` (what every consumer calls: encoder once, then the policy, tokens, text, spans) ->
+encoder states (B, T', D) -> `policy.decode_encoded`, which picks one of
   greedy_search   attention decoder, most probable token per step                      (greedy.py)
   ctc_greedy      CTC best path                                                         (ctc_path.py)
   beam_search     batched beam search over named, weighted scorers: decoder, ctc, ...   (beam.py, scorers.py)
@@ -18,7 +19,8 @@ import importlib
 _NAMES = {
     "DecodeOptions": "options", "Hypothesis": "options", "SEARCHES": "options",
     "beam_search": "beam", "ctc_greedy": "ctc_path", "greedy_search": "greedy", "CTCPrefixScorer": "ctc_prefix",
-    "decode": "policy", "decode_encoded": "policy", "attention_rescoring": "rescore",
+    "decode": "recognition", "recognise": "recognition", "recognise_encoded": "recognition",
+    "Recognition": "recognition", "decode_encoded": "policy", "attention_rescoring": "rescore",
     "CTCScorer": "scorers", "DecoderScorer": "scorers", "joint_scorers": "scorers",
 }
 __all__ = sorted(_NAMES)

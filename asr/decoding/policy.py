@@ -60,19 +60,6 @@ def decode_encoded(model: ASRModel, enc: Tensor, enc_lens: Tensor, opts: DecodeO
     return [loop_check(h, c, opts, p) for h, c, p in zip(hyps, ctc_best, plausible)]
 
 
-def decode(model: ASRModel, wave: Tensor, wave_lens: Tensor, opts: DecodeOptions) -> list[list[int]]:
-    """wave (B, S), wave_lens (B,) -> the best token ids per utterance. The model is put in eval mode for the
-    call (no dropout, no SpecAugment) and left in the mode it was in."""
-    was_training = model.training
-    model.eval()
-    try:
-        with torch.no_grad():
-            enc, enc_lens, _ = model.encode(wave, wave_lens)
-            return decode_encoded(model, enc, enc_lens, opts)
-    finally:
-        model.train(was_training)
-
-
 def search_error_check(model: ASRModel, nbest: list[list[Hypothesis]], ctc_best: list[list[int]], enc: Tensor,
                        enc_lens: Tensor, log_probs: Tensor, opts: DecodeOptions,
                        fusion: Fusion | None = None) -> list[list[int]]:

@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING
 from asr.audio import ArraySource
 from asr.errors import UserError, brief
 from asr.inference.options import TranscribeOptions
-from asr.inference.report import write_reports
 from asr.inference.results import Transcript
 from asr.inference.transcriber import Opener, Transcriber
 from asr.metrics import Alignment, Counts, ErrorReport, error_report, total, word_alignment
@@ -33,7 +32,7 @@ from asr.text import cut_text, normalise_text
 if TYPE_CHECKING:
     from lhotse import CutSet
 
-__all__ = ["Evaluation", "Utterance", "evaluate", "word_alignment", "write_reports"]
+__all__ = ["Evaluation", "Utterance", "evaluate", "word_alignment"]
 
 NO_SPEAKER = "-"  # the speaker of a cut whose supervision names none
 

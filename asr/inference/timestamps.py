@@ -18,15 +18,14 @@
 from __future__ import annotations
 
 import numpy as np
-import torch
-import torchaudio.functional as AF
 from torch import Tensor
 
+from asr.decoding.ctc_path import token_spans
 from asr.inference.confidence import Calibration, word_evidence
 from asr.inference.results import Word
 from asr.inference.segments import HOP_S, runs
 from asr.model.clock import FrameClock
-from asr.tokenizer import BLANK, Tokenizer
+from asr.tokenizer import Tokenizer
 
 CLOSURE_S = 0.1  # silences this short inside speech are stop closures (the /t/ of "eight"), not pauses
 ONSET_S = 0.1  # a word boundary without a pause is not sought this close after the previous word's spike
@@ -72,7 +71,7 @@ def align_words(
     groups = word_groups(tokens, tokenizer)
     if not groups:
         return []
-    spans = _token_spans(log_probs, tokens)  # per token: (first frame, end frame, mean posterior)
+    spans = token_spans(log_probs, tokens)  # per token: (first frame, end frame, mean posterior)
     cal = calibration or Calibration()
     aligned = spans[0][2] is not None  # groups is non-empty, so spans is too
     if aligned:
@@ -88,21 +87,6 @@ def align_words(
     if energy is not None and threshold_db is not None and len(energy) > 0:
         _snap_to_energy(words, energy, threshold_db)
     return [Word(w, round(seg_start + s, 3), round(seg_start + e, 3), round(c, 4)) for w, s, e, c in words]
-
-
-def _token_spans(log_probs: Tensor, tokens: list[int]) -> list[tuple[int, int, float | None]]:
-    """(T', V), L tokens -> L (start, end, mean posterior) frame spans. When CTC can't fit the tokens into T'
-    frames (the attention decoder said more than CTC allows), tokens share the frames evenly, posterior None."""
-    T = log_probs.shape[0]
-    repeats = sum(a == b for a, b in zip(tokens, tokens[1:]))
-    if T < len(tokens) + repeats:
-        edges = np.linspace(0, T, len(tokens) + 1)
-        return [(int(edges[i]), max(int(edges[i]) + 1, int(edges[i + 1])), None) for i in range(len(tokens))]
-    path, scores = AF.forced_align(
-        log_probs[None].float().cpu(), torch.tensor([tokens], dtype=torch.int32), blank=BLANK
-    )  # (1, T'), (1, T')
-    merged = AF.merge_tokens(path[0], scores[0].exp(), blank=BLANK)
-    return [(s.start, s.end, float(s.score)) for s in merged]
 
 
 def _snap_to_energy(words: list[list], energy: np.ndarray, threshold_db: float) -> None:

@@ -10,9 +10,9 @@
 Pipeline per file: open (soundfile, else ffmpeg) -> one pass for levels: DC offset, 10 ms energies, peak,
 non-finite samples (levels.py) -> segments of <= 20 s: the whole file when it is that short, else where Silero VAD
 hears speech (segments.py, vad.py) -> each segment DC-removed and, when its file's speech level is outside the
-training range, scaled into it (`Levels.for_model`) -> segments of many files batched (B, S) -> encoder
-(B, T', D) -> the decoding policy (asr.decoding.policy: joint CTC/attention beam search, loop guard) -> CTC
-forced alignment for word times (timestamps.py). Only a batch of segments is ever in memory.
+training range, scaled into it (`Levels.for_model`) -> segments of many files batched (B, S) -> the one
+recognition path (asr.decoding.recognition: encoder (B, T', D), the decoding policy, tokens, text) -> CTC forced
+alignment for word times (timestamps.py). Only a batch of segments is ever in memory.
 
 Every input gets an answer: a Transcript (with `no_speech` set when nothing was recognised: silence, noise),
 or a UserError naming it: unreadable, no samples at all, or NaN/infinite samples (an error, not silently
@@ -21,17 +21,19 @@ zeroed: such a file is damaged, and what the rest of it holds is not to be trust
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from asr.audio import ArraySource, AudioSource, open_audio
 from asr.decoding.fusion import Fusion
-from asr.decoding.policy import decode_encoded
+from asr.decoding.recognition import Recognition, recognise
 from asr.errors import UserError
 from asr.inference.levels import HOP_S, Levels, measure, speech_threshold
 from asr.inference.confidence import calibration_of
@@ -44,6 +46,9 @@ from asr.model.asr_model import ASRModel
 from asr.model.clock import FrameClock
 from asr.model.io import load_model_file
 from asr.tokenizer import Tokenizer
+
+if TYPE_CHECKING:
+    from asr.plots import AttentionMaps
 
 
 @dataclass
@@ -227,26 +232,49 @@ class Transcriber:
         if on_audio is not None:
             on_audio(sum(len(j.wave) for j in jobs) / self.sample_rate)
 
-    @torch.no_grad()
-    def decode_jobs(self, jobs: list[Job], opts: TranscribeOptions) -> list[SegmentResult]:
-        """Segments of any files, decoded as one batch: (B, S) audio -> one SegmentResult per job, in order."""
+    def recognise_jobs(self, jobs: list[Job], opts: TranscribeOptions) -> Recognition:
+        """Segments of any files as one batch (B, S) -> their Recognition (asr.decoding.recognition)."""
         dev = self.device
         lens = torch.tensor([len(j.wave) for j in jobs])
         wave = torch.zeros(len(jobs), int(lens.max()))  # (B, S)
         for b, j in enumerate(jobs):
             wave[b, : len(j.wave)] = torch.from_numpy(j.wave)
-        with torch.autocast(dev.type, dtype=torch.bfloat16, enabled=opts.precision == "bf16"):
-            enc, enc_lens, _ = self.net.encode(wave.to(dev), lens.to(dev))  # (B, T', D), (B,)
-            log_probs = self.net.ctc_log_probs(enc)  # (B, T', V) fp32
-            hyps = decode_encoded(self.net, enc, enc_lens, opts.decode, log_probs, self.fusion(opts))
-        fits = transcript_fit(log_probs, enc_lens, hyps).tolist()  # (B,): the vocabulary check's score
+        return recognise(self.net, wave.to(dev), lens.to(dev), opts.decode, self.tokenizer, self.fusion(opts),
+                         bf16=opts.precision == "bf16")
+
+    def recognise_whole(self, name: str, opener: Opener, opts: TranscribeOptions) -> tuple[Job, Recognition]:
+        """One input as one segment however long (no VAD, no windows), its audio prepared as `transcribe` prepares
+        a segment (DC removed, level scaled), recognised: what the attention picture and confidence calibration
+        read. For an input of at most `max_segment_s` (20 s) that is exactly what `transcribe` decodes.
+        Raises UserError for an input `transcribe` refuses, or one with no sound at all."""
+        plan = self.plan(0, name, opener, replace(opts.segments, max_segment_s=math.inf))
+        with plan.src:
+            jobs = list(plan.jobs())
+        if not jobs:
+            raise UserError(f"{name}: the recording is silent (no sample above the noise floor); nothing to show")
+        return jobs[0], self.recognise_jobs(jobs, opts)
+
+    def attention_maps(self, name: str, opener: Opener, opts: TranscribeOptions, text: str | None = None
+                       ) -> AttentionMaps:
+        """The attention picture's weights for one input (`recognise_whole`): drawn for its transcript, or for a
+        forced `text` (teacher forcing)."""
+        from asr.plots import attention_maps
+
+        job, rec = self.recognise_whole(name, opener, opts)
+        tokens = rec.tokens[0] if text is None else self.tokenizer.encode(text)
+        return attention_maps(self.net, self.tokenizer, job.wave, tokens, text)
+
+    @torch.no_grad()
+    def decode_jobs(self, jobs: list[Job], opts: TranscribeOptions) -> list[SegmentResult]:
+        """Segments of any files, decoded as one batch: (B, S) audio -> one SegmentResult per job, in order."""
+        rec = self.recognise_jobs(jobs, opts)
+        fits = transcript_fit(rec.log_probs, rec.enc_lens, rec.tokens).tolist()  # (B,): the vocabulary check
         out = []
-        for b, (j, tokens) in enumerate(zip(jobs, hyps)):
+        for b, (j, tokens, text) in enumerate(zip(jobs, rec.tokens, rec.texts)):
             words = []
             if opts.word_timestamps and tokens:
-                words = align_words(log_probs[b, : int(enc_lens[b])], tokens, self.tokenizer, self.clock,
-                                    j.segment.start, j.energy, j.threshold, calibration=self.calibration)
-            text = self.tokenizer.decode(tokens).strip()
+                words = align_words(rec.posteriors(b), tokens, self.tokenizer, self.clock, j.segment.start,
+                                    j.energy, j.threshold, calibration=self.calibration)
             out.append(SegmentResult(round(j.segment.start, 3), round(j.segment.end, 3), text, words, list(tokens),
                                      fits[b]))
         return out

@@ -31,6 +31,10 @@ class Losses:
     ctc: Tensor
     att: Tensor
     att_acc: Tensor  # token accuracy of the attention decoder under teacher forcing
+    # What the losses were computed from, for validation to decode without running the encoder again:
+    enc: Tensor | None = None  # (B, T', D) encoder states
+    enc_lens: Tensor | None = None  # (B,)
+    log_probs: Tensor | None = None  # (B, T', V) CTC log-probabilities (None with ctc_weight 0)
 
 
 class ASRModel(nn.Module):
@@ -78,19 +82,20 @@ class ASRModel(nn.Module):
         `forward` after the frontend; `asr bench train-step` times it on random features."""
         enc, enc_lens, _ = self.encoder(feats, feat_lens)
         w = self.cfg.ctc_weight
-        ctc = self._ctc_loss(enc, enc_lens, targets, target_lens) if w > 0 else enc.new_zeros(())
+        log_probs = self.ctc_log_probs(enc) if w > 0 else None  # (B, T', V)
+        ctc = self._ctc_loss(log_probs, enc_lens, targets, target_lens) if w > 0 else enc.new_zeros(())
         if w < 1:
             att, acc = self._att_loss(enc, enc_lens, targets, target_lens)
         else:
             att, acc = enc.new_zeros(()), enc.new_zeros(())
-        return Losses(w * ctc + (1 - w) * att, ctc, att, acc)
+        return Losses(w * ctc + (1 - w) * att, ctc, att, acc, enc, enc_lens, log_probs)
 
-    def _ctc_loss(self, enc: Tensor, enc_lens: Tensor, targets: Tensor, target_lens: Tensor) -> Tensor:
-        logp = self.ctc_log_probs(enc).transpose(0, 1)  # (T', B, V)
+    def _ctc_loss(self, log_probs: Tensor, enc_lens: Tensor, targets: Tensor, target_lens: Tensor) -> Tensor:
         loss = F.ctc_loss(
-            logp, targets.clamp(min=0), enc_lens, target_lens, blank=BLANK, reduction="sum", zero_infinity=True
-        )
-        return loss / enc.shape[0]
+            log_probs.transpose(0, 1), targets.clamp(min=0), enc_lens, target_lens, blank=BLANK, reduction="sum",
+            zero_infinity=True,
+        )  # over (T', B, V)
+        return loss / log_probs.shape[0]
 
     def _att_loss(self, enc: Tensor, enc_lens: Tensor, targets: Tensor, target_lens: Tensor) -> tuple[Tensor, Tensor]:
         ys_in, ys_out = decoder_io(targets, target_lens)  # (B, U+1) each

@@ -6,7 +6,8 @@
 
 Routes: `POST /v1/audio/transcriptions` (asr.serve.schema has its fields and answers), `GET /v1/models` and
 `GET /v1/models/{id}` (OpenAI's model objects, each with its model file's card as "card"), `GET /health`,
-`POST /v1/audio/attention` (ours: the cross-attention picture of a short recording, as PNG), and the page at
+`POST /v1/audio/attention` (ours: the cross-attention picture of a short recording, as PNG, with the transcript it
+shows in the `X-Transcript` header, URL-encoded), and the page at
 `GET /` (static files, nothing from a CDN).
 
 Every request is answered: bad fields and audio that cannot be decoded are 400s naming what is wrong, a missing
@@ -23,6 +24,7 @@ import hmac
 from collections.abc import AsyncIterator
 from dataclasses import replace
 from pathlib import Path
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
@@ -162,9 +164,10 @@ def create_app(models: list[ServedModel], options: ServeOptions = ServeOptions()
             cleanup.append(lambda: path.unlink(missing_ok=True))
             filename = upload.filename or "upload"
             served.batcher.fed(rid)  # no segments of it are coming: batches need not wait for it
-            png = await asyncio.wrap_future(served.batcher.call(
+            png, text = await asyncio.wrap_future(served.batcher.call(
                 lambda: _attention_png(served, path, filename, req, options.max_attention_s)))
-            return Response(png, media_type="image/png")
+            # the transcript the picture shows (URL-encoded: a header is Latin-1), what transcriptions answers
+            return Response(png, media_type="image/png", headers={"X-Transcript": quote(text)})
         finally:
             await _run_all(cleanup)
 
@@ -229,20 +232,19 @@ async def _stream(work: Work, feeding: asyncio.Future, cleanup: list) -> AsyncIt
 
 
 def _attention_png(served: ServedModel, path: Path, filename: str, req: TranscriptionRequest,
-                   max_s: float) -> bytes:
-    from asr.audio import load_audio
+                   max_s: float) -> tuple[bytes, str]:
+    from asr.audio import open_audio
 
-    rate = served.transcriber.sample_rate
     try:
-        wave = load_audio(path, rate)
+        with open_audio(path) as src:
+            seconds = src.duration
+        if not 0.2 <= seconds <= max_s:
+            raise APIError(400, f"{filename} is {seconds:.1f} s long; the attention picture is drawn for recordings "
+                                f"of 0.2 to {max_s:g} s", "file", "invalid_audio")
+        # recognised as a transcription request with the same settings: the picture shows that transcript
+        return served.engine.attention_png(path, filename, f"{filename} ({seconds:.1f} s)", _options(served, req))
     except UserError as e:
         raise APIError(400, str(e).replace(str(path), filename), "file", "invalid_audio") from None
-    seconds = len(wave) / rate
-    if not 0.2 <= seconds <= max_s:
-        raise APIError(400, f"{filename} is {seconds:.1f} s long; the attention picture is drawn for recordings "
-                            f"of 0.2 to {max_s:g} s", "file", "invalid_audio")
-    return served.engine.attention_png(wave, f"{filename} ({seconds:.1f} s)",
-                                       req.decode_options(served.defaults.decode))
 
 
 def _model_card(m: ServedModel) -> dict:

@@ -8,7 +8,7 @@ the model in the server's process, 112-152 with it here (the same run's one-clie
 
     engine = ModelProcess("exp/demo/model.pt", device="cpu", threads=1)
     results = engine.decode_jobs(jobs, opts)       # Transcriber.decode_jobs, over there
-    png = engine.attention_png(wave, title, decode)
+    png, text = engine.attention_png("talk.wav", "talk.wav", title, opts)
     engine.close()
 
 One call at a time (the batcher is the only caller); a worker that dies (killed, out of memory) fails the
@@ -24,9 +24,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
-from asr.decoding.options import DecodeOptions
 from asr.errors import UserError
 from asr.inference.options import TranscribeOptions
 from asr.inference.results import SegmentResult
@@ -49,8 +47,10 @@ class ModelProcess:
         """Load what `opts` fuses (LM, n-gram) now: a bad file is a UserError at start, not on a request."""
         self._call("check", opts)
 
-    def attention_png(self, wave: np.ndarray, title: str, decode: DecodeOptions) -> bytes:
-        return self._call("attention", wave, title, decode)
+    def attention_png(self, path: str | Path, name: str, title: str, opts: TranscribeOptions) -> tuple[bytes, str]:
+        """The attention picture (PNG) of the recording at `path` (called `name` in messages) and the transcript
+        it shows, recognised with `opts` as a transcription request would recognise it (`Transcriber.attention_maps`)."""
+        return self._call("attention", str(path), name, title, opts)
 
     def close(self) -> None:
         with self._lock:
@@ -134,14 +134,16 @@ def _handle(model, kind: str, *args: Any) -> Any:
         model.fusion(args[0])
         return None
     if kind == "attention":
-        from asr.plots import save_attention_png
+        from asr.audio import open_audio
+        from asr.plots import save_png
 
-        wave, title, decode = args
+        path, name, title, opts = args
         fd, out = tempfile.mkstemp(suffix=".png")
         os.close(fd)
         try:
-            save_attention_png(model.net, model.tokenizer, wave, out, title=title, decode=decode)
-            return Path(out).read_bytes()
+            maps = model.attention_maps(name, lambda: open_audio(path), opts)
+            save_png(maps, out, title=title)
+            return Path(out).read_bytes(), maps.text
         finally:
             os.unlink(out)
     raise ValueError(f"unknown message {kind!r}")

@@ -44,7 +44,8 @@ class AttentionPlot(L.Callback):
         import matplotlib.pyplot as plt
 
         epoch = trainer.current_epoch
-        fig = draw(attention_maps(net, tokenizer, self._wave, self.text), f"epoch {epoch}: {self.text!r}")
+        maps = attention_maps(net, tokenizer, self._wave, tokenizer.encode(self.text), self.text)
+        fig = draw(maps, f"epoch {epoch}: {self.text!r}")
         path = self._dir(trainer) / f"epoch={epoch:03d}.png"
         path.parent.mkdir(parents=True, exist_ok=True)
         fig.savefig(path, dpi=90)

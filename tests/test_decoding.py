@@ -2,6 +2,7 @@
 against each other, against brute-force enumeration and against the model's own teacher-forced scores."""
 
 import itertools
+import math
 
 import numpy as np
 import pytest
@@ -151,15 +152,74 @@ def test_ctc_greedy_collapses_repeats_and_drops_blanks():
     assert ctc_greedy(log_probs, torch.tensor([9, 5])) == [[2, 2, 3, 4], [5, 5, 6]]
 
 
+def _decoder_next(model: ASRModel, enc: torch.Tensor, prefix: tuple[int, ...]) -> torch.Tensor:
+    """One utterance's enc (1, T', D) -> (V,) the decoder's next-token log-probs after `prefix`: a whole
+    uncached teacher-forced pass, not the search's key/value cache."""
+    logits, _ = model.decoder(torch.tensor([[SOS_EOS, *prefix]]), enc, torch.tensor([enc.shape[1]]))
+    return torch.log_softmax(logits[0, -1].double(), dim=-1)
+
+
+def _ctc_prefix(log_probs: torch.Tensor, prefix: tuple[int, ...]) -> float:
+    """log p(the labels begin with `prefix` | x) for CTC log-probs (T', V), by another route than
+    CTCPrefixScorer: sum over the frame t where prefix's last label c is first emitted of p_t(c) x P(frames
+    before t read the rest of the prefix, and end in a blank where that rest ends in c), the reading
+    probabilities from torch's CTC loss over the first frames."""
+    T, p = log_probs.shape[0], log_probs.double().exp()
+    rest, c = prefix[:-1], prefix[-1]
+    nll = F.ctc_loss(log_probs.double()[:, None].expand(T, T, -1), torch.tensor(rest * T, dtype=torch.long),
+                     torch.arange(1, T + 1), torch.full((T,), len(rest)), reduction="none")
+    read = [1.0 if not rest else 0.0, *(-nll).exp().tolist()]  # read[s]: P(frames 1..s read `rest`), s = 0..T
+    total = 0.0
+    for s in range(T):  # s frames before c's first one
+        blank_ended = read[s - 1] * p[s - 1, BLANK].item() if s else read[0]
+        before = blank_ended + (read[s] - blank_ended if s and (not rest or rest[-1] != c) else 0.0)
+        total += p[s, c].item() * before
+    return math.log(total) if total > 0 else float("-inf")
+
+
+def _reference_beam(model: ASRModel, enc: torch.Tensor, length: int, beam: int, w: float,
+                    pre_beam: float = DecodeOptions().pre_beam) -> list[list[int]]:
+    """One utterance's enc (1, T', D) -> its `beam` best sequences of exactly `length` tokens, best first, by the
+    joint score (1 - w) log p_att + w log p_ctc: the plain lock-step beam search written the slow way
+    (`_decoder_next`, `_ctc_prefix`, the whole-sequence CTC loss at the end). Like ESPnet's, with 0 < w < 1 only
+    each prefix's ceil(pre_beam x beam) best tokens under the decoder are CTC-scored."""
+    ctc = model.ctc_log_probs(enc)[0]  # (T', V)
+    T = ctc.shape[0]
+    specials = (BLANK, SOS_EOS)
+    beams = [((), 0.0)]  # (prefix, decoder log-prob)
+    for _ in range(length):
+        scored = []
+        for prefix, dec in beams:
+            step = _decoder_next(model, enc, prefix)
+            step[list(specials)] = float("-inf")
+            tokens = step.topk(math.ceil(pre_beam * beam)).indices.tolist() if 0 < w < 1 else \
+                [v for v in range(len(step)) if v not in specials]
+            for c in tokens:
+                seq, d = (*prefix, c), dec + step[c].item()
+                scored.append(((1 - w) * d + (w * _ctc_prefix(ctc, seq) if w else 0.0), seq, d))
+        beams = [(seq, d) for _, seq, d in sorted(scored, reverse=True)[:beam]]
+    ended = []
+    for seq, dec in beams:
+        whole = -F.ctc_loss(ctc.double()[:, None], torch.tensor([seq]), [T], [len(seq)], reduction="sum").item()
+        ended.append(((1 - w) * (dec + _decoder_next(model, enc, seq)[SOS_EOS].item()) + w * whole, seq))
+    return [list(seq) for _, seq in sorted(ended, reverse=True)]
+
+
 def test_max_length_follows_encoder_length():
+    """Where <eos> can't win before the maximum length (or is suppressed until it), every hypothesis ends there:
+    the searches must then return what the plain beam search finds for exactly that many tokens, best first."""
     model, enc = _model(eos_bias=-1e4), _enc()  # <eos> never wins on its own
+    max_len = [10, 7, 4]  # ceil(0.5 * T')
+    alone = [(enc[b : b + 1, :n], L) for b, (n, L) in enumerate(zip(ENC_LENS.tolist(), max_len))]
     opts = DecodeOptions(beam=1, ctc_weight=0.0, max_len_ratio=0.5, max_repeats=0)
-    expected = [10, 7, 4]  # ceil(0.5 * T')
-    assert [len(t) for t in greedy_search(model, enc, ENC_LENS, opts)] == expected
-    beam = beam_search(model, enc, ENC_LENS, DecodeOptions(beam=3, ctc_weight=0.3, max_len_ratio=0.5, max_repeats=0))
-    assert [len(h[0].tokens) for h in beam] == expected
+    assert greedy_search(model, enc, ENC_LENS, opts) == [_reference_beam(model, e, L, 1, 0.0)[0] for e, L in alone]
+    joint = DecodeOptions(beam=3, ctc_weight=0.3, max_len_ratio=0.5, max_repeats=0)
+    got = [[h.tokens for h in hyps] for hyps in beam_search(model, enc, ENC_LENS, joint)]
+    assert got == [_reference_beam(model, e, L, 3, 0.3) for e, L in alone]
+    eager = _model(eos_bias=5.0)  # <eos> is the decoder's first choice at every step
     exact = DecodeOptions(beam=3, ctc_weight=0.0, suppress_eos_until=9)
-    assert [len(h[0].tokens) for h in beam_search(_model(eos_bias=5.0), enc, ENC_LENS, exact)] == [9, 9, 9]
+    got = [[h.tokens for h in hyps] for hyps in beam_search(eager, enc, ENC_LENS, exact)]
+    assert got == [_reference_beam(eager, e, 9, 3, 0.0) for e, _ in alone]
 
 
 def test_repetition_guard_stops_a_looping_decoder():
@@ -193,7 +253,9 @@ def test_decode_from_waveforms_and_option_errors():
     enc, enc_lens, _ = model.eval().encode(wave, lens)
     ctc = ctc_greedy(model.ctc_log_probs(enc), enc_lens)
     assert decode(model, wave, lens, DecodeOptions(beam=1, ctc_weight=1.0)) == ctc
-    assert len(decode(model, wave, lens, DecodeOptions(beam=3))) == 2
+    plain = DecodeOptions(beam=3).plain()  # the search's own best, no guard replacing it
+    beam = decode(model, wave, lens, plain)
+    assert beam == [hyps[0].tokens for hyps in beam_search(model, enc, enc_lens, plain)] and all(beam)
     with pytest.raises(UserError, match="ctc_weight"):
         DecodeOptions(ctc_weight=1.5)
 

@@ -1,6 +1,7 @@
 """Usage:
     asr --help
     asr prepare tts-digits --out data/tts-digits
+    asr prepare-training --config recipes/tts/digits.yaml
     asr fit --config recipes/tts/digits.yaml
     asr transcribe --model exp/demo/model.pt audio.wav
 
@@ -23,6 +24,8 @@ from asr.errors import UserError
 COMMANDS: dict[str, tuple[str, str]] = {
     "prepare": ("prepare", "prepare a corpus as lhotse manifests (tts-digits, tts-sentences, fsdd, librispeech, ...)"),
     "validate-data": ("validate_data", "check a manifest for missing/unreadable audio, bad text, outliers"),
+    "prepare-training": ("prepare_training", "make a recipe's tokenizer and CMVN statistics before training "
+                                             "(asr fit makes missing ones itself)"),
     "fit": ("lightning_cli", "train a model (LightningCLI: --config recipes/<corpus>/<config>.yaml)"),
     "validate": ("lightning_cli", "run validation of a checkpoint (LightningCLI)"),
     "test": ("lightning_cli", "run the test loop of a checkpoint (LightningCLI)"),
@@ -40,7 +43,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "demo": ("demo", "prepare, train, evaluate and transcribe offline on a CPU in under 10 minutes"),
 }
 
-PASSTHROUGH = {"fit", "validate", "test"}  # arguments go to LightningCLI untouched
+PASSTHROUGH = {"prepare-training", "fit", "validate", "test"}  # arguments go to LightningCLI untouched
 
 
 def _available() -> dict[str, tuple[str, str]]:

@@ -85,6 +85,7 @@ def train(cfg: DemoConfig, corpora: dict[str, Path]) -> Path:
     """Fit recipes/tts/digits.yaml with the demo's paths and time budget; returns the best checkpoint."""
     from asr.resources import resource
     from asr.training.cli import build_cli
+    from asr.training.prepare import prepare_run, prepare_training
 
     run_dir = cfg.out / "train"
 
@@ -104,6 +105,9 @@ def train(cfg: DemoConfig, corpora: dict[str, Path]) -> Path:
         *cfg.overrides,
     ]
     cli = build_cli(args, run=False)
+    # the training inputs afresh: an earlier demo into this folder may have had other data behind the same paths
+    prepare_training(cli.model, cli.datamodule, cli.trainer.default_root_dir, force=True)
+    prepare_run(cli.trainer, cli.model, cli.datamodule)
     cli.trainer.fit(cli.model, datamodule=cli.datamodule)
     ckpt = cli.trainer.checkpoint_callback
     best = ckpt.best_model_path or ckpt.last_model_path

@@ -19,6 +19,7 @@ from asr.cli import main
 from asr.data.datamodule import ASRDataModule
 from asr.model import ModelConfig
 from asr.training.checkpoints import export
+from asr.training.prepare import prepare_run
 from asr.training.schedules import OptimConfig
 from asr.training.task import ASRTask, TaskConfig, TokenizerConfig
 
@@ -84,6 +85,7 @@ def test_russian_prepares_trains_and_scores(tmp_path, capsys):
                         enable_progress_bar=False, enable_model_summary=False, use_distributed_sampler=False,
                         callbacks=[ModelCheckpoint(dirpath=tmp_path / "ckpt", save_last=True, save_top_k=0)],
                         default_root_dir=tmp_path)
+    prepare_run(trainer, task, dm)
     trainer.fit(task, datamodule=dm)
     assert trainer.global_step == 2
     assert set("привет") <= set(task.tokenizer.units)  # Cyrillic letters are the units, not <unk>

@@ -73,6 +73,35 @@ def test_batch_schema_resampling_and_padding(manifests):
     assert sorted(seen) == sorted(cuts.ids) and len(seen) == N_UTTS
 
 
+class CountingTokenizer:
+    """A tokenizer that counts the encode calls made in this process (a worker's calls stay in the worker)."""
+
+    def __init__(self, tokenizer) -> None:
+        self.tokenizer, self.calls = tokenizer, 0
+
+    def encode(self, text: str) -> list[int]:
+        self.calls += 1
+        return self.tokenizer.encode(text)
+
+
+def test_batches_carry_their_texts_token_ids_made_in_the_loaders_workers(manifests):
+    """With the run's tokenizer, training and validation batches carry targets (B, U) = tokenizer.encode(text) of
+    each row, padded with -1, and target_lens (B,), next to the text (validation scores text); the loader's worker
+    makes them, not the training process. Without a tokenizer there are no targets."""
+    tok = train_tokenizer_from_cuts(make_dm(manifests).train_cuts(), "bpe", 30)
+    dm = make_dm(manifests, num_workers=1)
+    dm.tokenizer = counting = CountingTokenizer(tok)
+    for loader in (dm.train_dataloader(), dm.val_dataloader()):
+        for batch in loader:
+            targets, lens = batch["targets"], batch["target_lens"]
+            B = len(batch["text"])
+            assert targets.dtype == lens.dtype == torch.int64 and targets.shape == (B, int(lens.max()))
+            for row, n, text in zip(targets, lens, batch["text"]):
+                assert row[:n].tolist() == tok.encode(text) and bool((row[n:] == -1).all())
+    assert counting.calls == 0
+    assert "targets" not in next(iter(make_dm(manifests).train_dataloader()))
+
+
 def test_duration_filter_and_valid_loader(manifests):
     dm = make_dm(manifests, max_utt_duration=2.0)
     assert all(c.duration <= 2.0 for c in dm.train_cuts()) and 0 < len(dm.train_cuts()) < N_UTTS

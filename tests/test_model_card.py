@@ -21,6 +21,7 @@ from asr.model.card import ModelCard
 from asr.model.io import load_model_file, model_card, save_model
 from asr.tokenizer import train_tokenizer
 from asr.training.checkpoints import export
+from asr.training.prepare import prepare_run
 from asr.training.schedules import OptimConfig
 from asr.training.task import ASRTask, TaskConfig, TokenizerConfig
 from training_fixtures import noise_corpus
@@ -40,6 +41,12 @@ def _trainer(root: Path, callbacks: list, **kw) -> L.Trainer:
                      default_root_dir=root, num_sanity_val_steps=0, **kw)
 
 
+def _run(trainer: L.Trainer, stage: str, task: ASRTask, data: ASRDataModule, ckpt_path: str | None = None, **kw):
+    """trainer.fit or trainer.test, after what `asr fit|test` does before them (the training inputs)."""
+    prepare_run(trainer, task, data, stage, ckpt_path)
+    return getattr(trainer, stage)(task, datamodule=data, ckpt_path=ckpt_path, **kw)
+
+
 def _data(manifest: Path) -> ASRDataModule:
     return ASRDataModule(train_manifests=str(manifest), valid_manifests=str(manifest), test_manifests=str(manifest),
                          max_duration=4.0, num_buckets=2, num_workers=0, seed=0)
@@ -54,10 +61,9 @@ def trained(tmp_path_factory) -> tuple[Path, Path, Path]:
     task = _task()
     ckpt = ModelCheckpoint(dirpath=root / "ckpt", save_last=True, save_top_k=0)
     trainer = _trainer(root, [ckpt], max_epochs=1)
-    trainer.fit(task, datamodule=_data(manifest))
+    _run(trainer, "fit", task, _data(manifest))
     last = root / "ckpt" / "last.ckpt"
-    _trainer(root, [], enable_checkpointing=False).test(_task(), datamodule=_data(manifest), ckpt_path=str(last),
-                                                       verbose=False)
+    _run(_trainer(root, [], enable_checkpointing=False), "test", _task(), _data(manifest), str(last), verbose=False)
     export([last], root / "model.pt")
     return manifest, last, root / "model.pt"
 
@@ -136,7 +142,7 @@ def test_init_from_starts_from_the_files_weights_tokenizer_and_cmvn(trained, tmp
     first = FirstWeights()
     other = noise_corpus(tmp_path / "other", n=6, seed=1)  # new data: nothing is trained or measured from it
     task = _task(init_from=str(path))
-    _trainer(tmp_path, [first], max_steps=2, limit_val_batches=0).fit(task, datamodule=_data(other))
+    _run(_trainer(tmp_path, [first], max_steps=2, limit_val_batches=0), "fit", task, _data(other))
     assert task.tokenizer.state() == file_tok.state()
     assert set(first.seen) == set(file_net.state_dict())
     for k, v in file_net.state_dict().items():
@@ -148,17 +154,17 @@ def test_init_from_starts_from_the_files_weights_tokenizer_and_cmvn(trained, tmp
 def test_init_from_refuses_another_network_or_tokenizer_in_one_line(trained, tmp_path):
     manifest, _, path = trained
     with pytest.raises(UserError) as e:
-        _trainer(tmp_path, [], max_steps=1).fit(_task(str(path), d_model=64, enc_layers=2), datamodule=_data(manifest))
+        _run(_trainer(tmp_path, [], max_steps=1), "fit", _task(str(path), d_model=64, enc_layers=2), _data(manifest))
     message = str(e.value)
     assert "d_model 64 (the file: 32)" in message and "enc_layers 2 (the file: 1)" in message
     assert "\n" not in message and "dropout" not in message
     task = ASRTask(ModelConfig(**TINY), tokenizer=TokenizerConfig("bpe", 50), init_from=str(path))
     with pytest.raises(UserError, match=r"the file's tokenizer is char units, the config asks for bpe 50; .*"
                                         r"--model.tokenizer.kind char"):
-        _trainer(tmp_path, [], max_steps=1).fit(task, datamodule=_data(manifest))
+        _run(_trainer(tmp_path, [], max_steps=1), "fit", task, _data(manifest))
     # training-only settings may differ: that is what fine-tuning changes
-    _trainer(tmp_path, [], max_steps=1, limit_val_batches=0).fit(_task(str(path), dropout=0.3, ctc_weight=0.5),
-                                                                datamodule=_data(manifest))
+    _run(_trainer(tmp_path, [], max_steps=1, limit_val_batches=0), "fit",
+         _task(str(path), dropout=0.3, ctc_weight=0.5), _data(manifest))
 
 
 def test_the_command_line_init_from_and_a_model_file_as_ckpt_path(trained, tmp_path, monkeypatch, capsys):

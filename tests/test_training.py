@@ -12,6 +12,7 @@ import yaml
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 from asr.training.checkpoints import export
+from asr.training.prepare import prepare_run
 from asr.data.datamodule import ASRDataModule
 from asr.training.task import ASRTask, TaskConfig, TokenizerConfig
 from asr.model import ModelConfig
@@ -42,6 +43,7 @@ def _fit(manifest: Path, root: Path, max_steps: int, ckpt_every: int | None = No
         enable_progress_bar=False, enable_model_summary=False, enable_checkpointing=bool(ckpt_every),
         callbacks=callbacks, use_distributed_sampler=False, default_root_dir=root, **trainer_args,
     )
+    prepare_run(trainer, task, dm, "fit", ckpt_path)  # tokenizer.json and cmvn.json in `root`, as asr fit makes them
     trainer.fit(task, datamodule=dm, ckpt_path=ckpt_path)
     return task
 

@@ -55,22 +55,29 @@ def compute_flags(args: list[str]) -> tuple[list[str], int | None]:
 
 
 def run_lightning(subcommand: str, args: list[str]) -> int:
-    rest, threads = compute_flags(args)
-    if subcommand == "fit" and "--print-plan" in rest:
-        return print_plan(rest)
-    asks_for_help = any(a in ("-h", "--help", "--print_config") or a.startswith("--print_config=") for a in rest)
-    if not asks_for_help and not any(a.split("=")[0] in ("--config", "-c", "--trainer.default_root_dir") for a in rest):
-        # Without a recipe Lightning would write lightning_logs/ into the current folder before failing.
-        raise UserError(f"asr {subcommand} needs a recipe: --config recipes/<corpus>/<config>.yaml "
-                        "(or --trainer.default_root_dir DIR for where the run goes)")
-    if threads is not None:
-        import torch
-
-        torch.set_num_threads(threads)
+    if subcommand == "fit" and "--print-plan" in args:
+        return print_plan(compute_flags(args)[0])
+    # Without a recipe Lightning would write lightning_logs/ into the current folder before failing.
+    rest = recipe_arguments(subcommand, args, "--trainer.default_root_dir",
+                            "or --trainer.default_root_dir DIR for where the run goes")
     from asr.training.cli import build_cli
 
     build_cli([subcommand, *rest])
     return 0
+
+
+def recipe_arguments(subcommand: str, args: list[str], instead_of_config: str, how: str) -> list[str]:
+    """LightningCLI's arguments for `asr SUBCOMMAND ARGS` (compute_flags; --threads applied), once they name a
+    recipe: --config, or `instead_of_config`; else a UserError saying so, with `how` in brackets."""
+    rest, threads = compute_flags(args)
+    asks_for_help = any(a in ("-h", "--help", "--print_config") or a.startswith("--print_config=") for a in rest)
+    if not asks_for_help and not any(a.split("=")[0] in ("--config", "-c", instead_of_config) for a in rest):
+        raise UserError(f"asr {subcommand} needs a recipe: --config recipes/<corpus>/<config>.yaml ({how})")
+    if threads is not None:
+        import torch
+
+        torch.set_num_threads(threads)
+    return rest
 
 
 def print_plan(rest: list[str]) -> int:

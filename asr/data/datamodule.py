@@ -13,6 +13,9 @@ devices together) the recipe's batch no longer depends on the GPU count: setup()
 accumulation and each device's batch from the world size (asr/data/batch_plan.py) and logs the plan. Audio is
 read, resampled to `sample_rate` and augmented in `num_workers` worker processes.
 
+Targets: with a tokenizer (`dm.tokenizer = tok`, set before the loaders are made; `asr fit` sets the run's, see
+asr/training/prepare.py) each batch carries the transcripts' token ids, made in the loader's workers.
+
 Distributed training: the sampler splits batches across ranks itself (it gets the trainer's world size and rank),
 so the Trainer must run with `use_distributed_sampler=False` (asr/training/cli.py sets it); otherwise
 Lightning would wrap the sampler in a DistributedSampler of its own.
@@ -41,6 +44,7 @@ from asr.data.batch_plan import plan_batches
 from asr.data.dataset import ASRDataset
 from asr.data.manifests import configure_audio_backend, load_cuts
 from asr.errors import UserError
+from asr.tokenizer import Tokenizer
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +104,9 @@ class ASRDataModule(L.LightningDataModule):
         self.reverb_max_t60 = reverb_max_t60
         self.max_utt_duration = max_utt_duration
         self.min_utt_duration = min_utt_duration
+        # The run's tokenizer: batches then carry target ids (B, U). Not a setting: the model's tokenizer, handed over
+        # by whoever starts the run (asr.training.prepare.prepare_run), so that both always hold the same one.
+        self.tokenizer: Tokenizer | None = None
         self._cuts: dict[str, CutSet] = {}
         self._train_sampler: DynamicBucketingSampler | None = None
         self._pending: dict | None = None  # restored state (`state_dict()`), applied by the next train_dataloader()
@@ -196,14 +203,17 @@ class ASRDataModule(L.LightningDataModule):
             sampler.set_epoch(pending["next_epoch"])
         self._train_sampler = sampler
         dataset = ASRDataset(self.sample_rate, self.speed_perturb, self.noise_snr_db, self.noise_prob,
-                             self.band_limit_prob, self.band_limit_hz, self.reverb_prob, self.reverb_max_t60)
+                             self.band_limit_prob, self.band_limit_hz, self.reverb_prob, self.reverb_max_t60,
+                             tokenizer=self.tokenizer)
         return self._loader(dataset, sampler)
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader(ASRDataset(self.sample_rate), self.make_sampler(self.cuts("valid"), shuffle=False))
+        return self._loader(ASRDataset(self.sample_rate, tokenizer=self.tokenizer),
+                            self.make_sampler(self.cuts("valid"), shuffle=False))
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader(ASRDataset(self.sample_rate), self.make_sampler(self.cuts("test"), shuffle=False))
+        return self._loader(ASRDataset(self.sample_rate, tokenizer=self.tokenizer),
+                            self.make_sampler(self.cuts("test"), shuffle=False))
 
     def _loader(self, dataset: ASRDataset, sampler: DynamicBucketingSampler) -> DataLoader:
         # batch_size=None: the sampler yields whole batches (CutSets) and the dataset collates them.

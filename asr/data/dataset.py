@@ -7,9 +7,13 @@ Batch schema (what `ASRDataset()[cuts]` returns)::
         "audio_lens": LongTensor (B,), # valid samples of each row
         "text": list[str],             # transcripts after asr.text.normalise_text (supervisions joined by a space)
         "ids": list[str],              # cut ids (unchanged by speed perturbation), for tracing and resume checks
+        # with a tokenizer (`ASRDataset(..., tokenizer=tok)`; the data module's is the run's):
+        "targets": LongTensor (B, U),  # tokenizer.encode(text) of each row, padded with -1 (asr.model's IGNORE)
+        "target_lens": LongTensor (B,),# tokens in each row
     }
 
-Dimension symbols: B batch size, S samples. Features (B, T, F) are computed inside the model, not here, so
+Dimension symbols: B batch size, S samples, U tokens. Transcripts are tokenised here, in the loader's worker
+processes, so the training step only moves tensors. Features (B, T, F) are computed inside the model, not here, so
 the same batches serve any frontend. A cut whose audio cannot be read is dropped from its batch with a warning
 instead of stopping training.
 """
@@ -26,7 +30,9 @@ from lhotse.dataset.collation import collate_audio
 
 from asr.data.augment import add_noise, band_limit, perturb_speed, reverberate, rir_bank
 from asr.errors import UserError
+from asr.model import pad_targets
 from asr.text import cut_text, normalise_text
+from asr.tokenizer import Tokenizer
 
 log = logging.getLogger(__name__)
 RIR_BANK = 200  # synthetic rooms a training run draws from (~6 s to make, once)
@@ -43,8 +49,10 @@ class ASRDataset(torch.utils.data.Dataset):
         band_limit_hz: tuple[float, float] = (3400.0, 4000.0),
         reverb_prob: float = 0.0,
         reverb_max_t60: float = 0.8,
+        tokenizer: Tokenizer | None = None,
     ) -> None:
         self.sample_rate = sample_rate
+        self.tokenizer = tokenizer
         self.reverb_prob = reverb_prob
         self.reverb_max_t60 = reverb_max_t60
         self._rirs: list[torch.Tensor] | None = None
@@ -75,12 +83,12 @@ class ASRDataset(torch.utils.data.Dataset):
             audio = band_limit(audio, audio_lens, self.sample_rate, self.band_limit_hz, self.band_limit_prob, gen)
         if self.noise_snr_db:
             audio = add_noise(audio, audio_lens, self.noise_snr_db, self.noise_prob, gen)
-        return {
-            "audio": audio,
-            "audio_lens": audio_lens.long(),
-            "text": [normalise_text(cut_text(c)) for c in kept],
-            "ids": list(kept.ids),
-        }
+        text = [normalise_text(cut_text(c)) for c in kept]
+        batch = {"audio": audio, "audio_lens": audio_lens.long(), "text": text, "ids": list(kept.ids)}
+        if self.tokenizer is not None:
+            targets, target_lens = pad_targets([self.tokenizer.encode(t) for t in text])  # (B, U), (B,)
+            batch.update(targets=targets, target_lens=target_lens)
+        return batch
 
     def _rir_bank(self) -> list[torch.Tensor]:
         if self._rirs is None:  # made once, from the run's seed: ~30 ms an impulse response

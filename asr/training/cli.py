@@ -5,7 +5,8 @@ in conf/trainer/defaults.yaml, loaded before any --config; a recipe adds its har
 composes a model size from conf/model/ (`model: {model: ../../conf/model/tiny.yaml}`) and sets its data. The
 resolved config is saved beside the run's logs as config.yaml, and the --config path(s) go on the model card as
 its recipe. `--ckpt_path last` means the newest readable checkpoint of the run (asr/training/resume.py); a model
-file given as --ckpt_path is one line pointing to --init-from.
+file given as --ckpt_path is one line pointing to --init-from. Before the Trainer starts, a fresh fit makes the
+tokenizer and CMVN files it lacks and the data module gets the run's tokenizer (asr/training/prepare.py).
 """
 
 from __future__ import annotations
@@ -23,10 +24,12 @@ CPU_HINT = ("this recipe is set up for GPUs; to run it on the CPU add --trainer.
             "--trainer.devices 1 --trainer.strategy auto --trainer.precision 32-true")
 
 
-def build_cli(args: list[str], run: bool = True):
+def build_cli(args: list[str], run: bool = True, trainer: bool = True):
     """A LightningCLI for `args` (a subcommand first when `run`); Lightning's setting errors become one
     UserError line. `args` is the whole command line. With `run=False` (the demo) sys.argv is hidden from
-    LightningCLI while it parses; when it runs, sys.argv stays: DDP starts the other ranks with it."""
+    LightningCLI while it parses; when it runs, sys.argv stays: DDP starts the other ranks with it. With
+    `trainer=False` (asr prepare-training) the model and data are built but no Trainer: a GPU recipe's is refused
+    on a machine without one, and preparing needs none."""
     from lightning.fabric.utilities.exceptions import MisconfigurationException
     from lightning.pytorch.cli import LightningCLI
 
@@ -43,17 +46,19 @@ def build_cli(args: list[str], run: bool = True):
         sys.argv = sys.argv[:1]
 
     class CLI(LightningCLI):
-        # `--ckpt_path last`: the newest checkpoint that can be read (asr/training/resume.py), not only last.ckpt
         def before_fit(self) -> None:
-            self._resolve_last("fit")
+            self._before("fit")
 
         def before_validate(self) -> None:
-            self._resolve_last("validate")
+            self._before("validate")
 
         def before_test(self) -> None:
-            self._resolve_last("test")
+            self._before("test")
 
-        def _resolve_last(self, subcommand: str) -> None:
+        def _before(self, subcommand: str) -> None:
+            """`--ckpt_path last`: the newest checkpoint that can be read (asr/training/resume.py), not only
+            last.ckpt; then the training inputs (asr/training/prepare.py)."""
+            from asr.training.prepare import prepare_run
             from asr.training.resume import refuse_model_file, resolve_last
 
             config = self.config_init[subcommand]
@@ -64,6 +69,10 @@ def build_cli(args: list[str], run: bool = True):
                 refuse_model_file(config["ckpt_path"], subcommand)
             if config.get("ckpt_path"):  # resuming into its own folder is the point, not a surprise
                 warnings.filterwarnings("ignore", message="Checkpoint directory .* exists and is not empty")
+            prepare_run(self.trainer, self.model, self.datamodule, subcommand, config.get("ckpt_path"))
+
+        def instantiate_trainer(self, **kwargs):
+            return super().instantiate_trainer(**kwargs) if trainer else None
 
     try:
         cli = CLI(

@@ -1,9 +1,12 @@
 """The training system: a LightningModule around `ASRModel` (losses, optimiser, schedule, logging).
 
-Nothing model-specific lives here. The tokenizer and the CMVN statistics are built from the training data in
-`setup()` on the first run and travel inside every checkpoint (`on_save_checkpoint`), so a resumed, validated
-or exported checkpoint never depends on the data being present. With `init_from: MODEL.pt` (`asr fit --init-from`)
-they, and the weights, come from that model file instead: fine-tuning (`asr.training.init_from`).
+Nothing model-specific lives here, and the data is not read here: the tokenizer and the CMVN statistics are files
+made before training (`model.tokenizer_file`, `model.cmvn_file`; by default tokenizer.json and cmvn.json in the run
+folder: asr/training/prepare.py), read in `setup()`, and the data loader's workers tokenise the transcripts (the
+batch's `targets`). Both travel inside every checkpoint (`on_save_checkpoint`), so a resumed, validated or exported
+checkpoint depends on neither the files nor the data; a resume takes them from its checkpoint. With `init_from:
+MODEL.pt` (`asr fit --init-from`) they, and the weights, come from that model file instead: fine-tuning
+(`asr.training.init_from`).
 
 Checkpoints also carry what the model's card (asr.model.card) needs and only the run knows: the training
 manifests and hours, the recipe, the code version, the model it started from, and the vocabulary score's
@@ -34,7 +37,7 @@ from asr.decoding.options import DecodeOptions
 from asr.errors import UserError
 from asr.inference.coverage import SCORE, transcript_fit
 from asr.metrics import error_report
-from asr.model import ASRModel, ModelConfig, pad_targets
+from asr.model import ASRModel, ModelConfig
 from asr.model.card import Result
 from asr.tokenizer import Tokenizer, tokenizer_from_state
 from asr.training.card import RunFacts, dev_calibration, record_test_result
@@ -72,6 +75,9 @@ class ASRTask(L.LightningModule):
         tokenizer: TokenizerConfig = TokenizerConfig(),  # noqa: B008
         task: TaskConfig = TaskConfig(),  # noqa: B008
         init_from: str | None = None,  # a model file (asr export): training starts from its weights, units, CMVN
+        # made by `asr prepare-training` (or `asr fit`); None: tokenizer.json / cmvn.json in trainer.default_root_dir
+        tokenizer_file: str | None = None,
+        cmvn_file: str | None = None,
     ) -> None:
         super().__init__()
         # Dicts are accepted too: that is how hyperparameters come back from a checkpoint.
@@ -83,8 +89,10 @@ class ASRTask(L.LightningModule):
         self.save_hyperparameters({
             "model": self.model_cfg.to_dict(), "optim": asdict(self.optim_cfg),
             "tokenizer": asdict(self.tok_cfg), "task": asdict(self.task_cfg), "init_from": init_from,
+            "tokenizer_file": tokenizer_file, "cmvn_file": cmvn_file,
         })
         self.init_from = init_from
+        self.tokenizer_file, self.cmvn_file = tokenizer_file, cmvn_file
         self.facts = RunFacts()  # for the model card: set in setup (data, code) and by the CLI (recipe)
         self._coverage: list[float] = []  # transcript fits of this validation's utterances (this rank's)
         self._calibration: dict | None = None  # their distribution at the last validation
@@ -109,40 +117,29 @@ class ASRTask(L.LightningModule):
         if stage == "fit" and self.trainer.is_global_zero:
             self.facts = self.facts.of_run(self.trainer.datamodule, self.init_from)
         if self.init_from:
-            self._start_from_file(stage)
+            self._start_from_file()
         else:
-            self._start_from_data()
+            self._start_from_files()
 
-    def _start_from_data(self) -> None:
-        """A tokenizer trained on the training transcripts, CMVN statistics measured on its audio."""
-        from asr.data.stats import compute_cmvn, train_tokenizer_from_cuts
+    def _start_from_files(self) -> None:
+        """The tokenizer and CMVN statistics of the files made before training (every rank reads them). Without
+        them, a checkpoint restored next brings both (`on_load_checkpoint`: a run begun before the files existed)."""
+        from asr.training.prepare import input_files, read_inputs
 
-        # Rank 0 trains the tokenizer and measures the CMVN statistics once; the other ranks receive both (each
-        # training its own would cost every rank the time, and only rank 0's would be saved).
-        trainer = self.trainer
-        payload = None
-        if trainer.is_global_zero:
-            cuts = trainer.datamodule.train_cuts()
-            tok = train_tokenizer_from_cuts(cuts, self.tok_cfg.kind, self.tok_cfg.vocab_size)
-            mean, std = compute_cmvn(cuts, self.model_cfg.frontend,
-                                     max_cuts=self.task_cfg.cmvn_utterances)
-            payload = (tok.state(), mean.tolist(), std.tolist())
-        if trainer.world_size > 1:
-            payload = trainer.strategy.broadcast(payload, src=0)
-        state, mean, std = payload
-        self.build(tokenizer_from_state(state))
-        self.net.cmvn.set_stats(torch.tensor(mean), torch.tensor(std))
+        root = self.trainer.default_root_dir
+        if not all(p.is_file() for p in input_files(self, root)):
+            return  # configure_optimizers says what is missing when no checkpoint brings them
+        tokenizer, mean, std = read_inputs(self, root)
+        self.build(tokenizer)
+        self.net.cmvn.set_stats(mean, std)
 
-    def _start_from_file(self, stage: str) -> None:
+    def _start_from_file(self) -> None:
         """The weights, tokenizer and CMVN statistics of the model file `init_from` (every rank reads it)."""
-        from asr.training.init_from import start_from, warn_unknown_units
+        from asr.training.init_from import start_from
 
         tokenizer, weights = start_from(self.init_from, self.model_cfg, self.tok_cfg)
         self.build(tokenizer)
         self.net.load_state_dict(weights)
-        if stage == "fit" and self.trainer.is_global_zero:
-            cuts = self.trainer.datamodule.train_cuts()
-            warn_unknown_units(self.init_from, tokenizer, (s.text for c in cuts for s in c.supervisions))
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint["asr_tokenizer"] = self.tokenizer.state()
@@ -203,7 +200,11 @@ class ASRTask(L.LightningModule):
 
     # ---- steps ----------------------------------------------------------------------------------------
     def _targets(self, batch: dict):
-        return pad_targets([self.tokenizer.encode(t) for t in batch["text"]], self.device)  # (B, U), (B,)
+        """The target ids (B, U) and lengths (B,) the data loader's workers made of the batch's transcripts."""
+        if "targets" not in batch:
+            raise UserError("the batches carry no target ids: the data module needs the run's tokenizer "
+                            "(asr.training.prepare.prepare_run gives it one before the Trainer starts; asr fit does)")
+        return batch["targets"], batch["target_lens"]
 
     def _losses(self, batch: dict, targets=None):
         targets, target_lens = targets if targets is not None else self._targets(batch)
@@ -288,6 +289,10 @@ class ASRTask(L.LightningModule):
 
     # ---- optimisation ---------------------------------------------------------------------------------
     def configure_optimizers(self):
+        if self.net is None:  # no files read in setup, and no checkpoint restored
+            raise UserError("the model has no tokenizer and CMVN statistics to be built with: make them with "
+                            "`asr prepare-training` (asr fit does it itself), or call asr.training.prepare.prepare_run "
+                            "before trainer.fit")
         cfg = self.optim_cfg
         # Lightning's mixed-precision plugin refuses to clip the gradients of an optimizer that unscales them
         # itself (fused AdamW): with bf16-mixed/16-mixed and clipping, the foreach AdamW instead.

@@ -1,12 +1,16 @@
-"""The training inputs made before training (asr/training/prepare.py):
+"""The training inputs made before training (asr/training/prepare.py) and what a run says as it starts:
 `asr prepare-training` writes the tokenizer and CMVN files that `asr fit` trains from without reading the training
 data for them; `asr fit` alone makes the missing ones first; a resume measures nothing again; a file made for other
-settings is one line naming the fix."""
+settings is one line naming the fix; the progress bar counts the budget; a warmup longer than the step budget is a
+warning at the start."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from types import SimpleNamespace
 
+import lightning as L
+import pytest
 import torch
 import yaml
 
@@ -14,6 +18,10 @@ import asr.training.prepare as prepare
 from asr.cli import main
 from asr.data.datamodule import ASRDataModule
 from asr.data.stats import read_cmvn_file, read_tokenizer_file
+from asr.tokenizer import train_tokenizer
+from asr.training.progress import BudgetProgressBar, use_budget_bar
+from asr.training.schedules import OptimConfig
+from asr.training.task import ASRTask
 from training_fixtures import noise_corpus
 
 TINY = dict(d_model=32, heads=2, enc_layers=1, dec_layers=1, ffn=64, subsampling=4, subsampling_channels=8)
@@ -103,3 +111,44 @@ def test_a_file_made_for_other_settings_is_one_line_naming_the_fix(tmp_path, cap
         assert len(err) == 1 and says in err[0] and "asr prepare-training --force" in err[0], err
     assert main(["prepare-training", "--config", str(recipe), "--model.tokenizer.kind", "word", "--force"]) == 0
     assert read_tokenizer_file(tmp_path / "run" / "tokenizer.json")[0].kind == "word"
+
+
+def test_a_step_budget_shorter_than_the_warmup_is_a_warning_at_the_start(capsys):
+    task = ASRTask(optim=OptimConfig(warmup_steps=400))
+    task.build(train_tokenizer(["one two"], "char"))
+    for max_steps, warned in ((300, True), (400, True), (1000, False), (-1, False)):
+        task.trainer = SimpleNamespace(world_size=1, callbacks=[], max_steps=max_steps, is_global_zero=True)
+        task.on_fit_start()
+        err = capsys.readouterr().err
+        assert (f"warmup (400 steps) does not end before training does ({max_steps} steps)" in err) == warned, err
+
+
+class _Step(L.LightningModule):
+    """The smallest module that trains on the data module's batches."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.w = torch.nn.Parameter(torch.zeros(1))
+
+    def training_step(self, batch, batch_idx):
+        return (self.w * batch["audio"].mean()).sum() + self.w**2
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.1)
+
+
+@pytest.mark.parametrize("budget, total, unit", [({"max_steps": 3}, 3, "steps"), ({"max_epochs": 2}, 2, "epochs")])
+def test_the_training_progress_bar_counts_the_budget(budget, total, unit, tmp_path, capsys):
+    """Lightning's bar counted an epoch's batches, which lhotse's sampler does not know ahead: `0/?`."""
+    manifest = noise_corpus(tmp_path / "data", n=6)
+    dm = ASRDataModule(train_manifests=str(manifest), max_duration=4.0, num_buckets=2, num_workers=0)
+    trainer = L.Trainer(accelerator="cpu", devices=1, logger=False, enable_checkpointing=False,
+                        enable_model_summary=False, use_distributed_sampler=False, default_root_dir=tmp_path, **budget)
+    use_budget_bar(trainer)
+    [bar] = [cb for cb in trainer.callbacks if isinstance(cb, L.pytorch.callbacks.ProgressBar)]
+    assert type(bar) is BudgetProgressBar
+    trainer.fit(_Step(), datamodule=dm)
+    shown = capsys.readouterr().out.replace("\r", "\n").splitlines()
+    assert any(f"/{total} [" in line and f" {unit}/s" in line for line in shown), shown[-3:]
+    assert not any("/? [" in line for line in shown if line.startswith("Epoch")), shown[-3:]
+    assert bar.train_progress_bar.n == pytest.approx(total)  # the whole budget, at the end

@@ -6,7 +6,8 @@ composes a model size from conf/model/ (`model: {model: ../../conf/model/tiny.ya
 resolved config is saved beside the run's logs as config.yaml, and the --config path(s) go on the model card as
 its recipe. `--ckpt_path last` means the newest readable checkpoint of the run (asr/training/resume.py); a model
 file given as --ckpt_path is one line pointing to --init-from. Before the Trainer starts, a fresh fit makes the
-tokenizer and CMVN files it lacks and the data module gets the run's tokenizer (asr/training/prepare.py).
+tokenizer and CMVN files it lacks and the data module gets the run's tokenizer (asr/training/prepare.py), and the
+training progress bar counts the budget (asr/training/progress.py).
 """
 
 from __future__ import annotations
@@ -72,7 +73,13 @@ def build_cli(args: list[str], run: bool = True, trainer: bool = True):
             prepare_run(self.trainer, self.model, self.datamodule, subcommand, config.get("ckpt_path"))
 
         def instantiate_trainer(self, **kwargs):
-            return super().instantiate_trainer(**kwargs) if trainer else None
+            if not trainer:
+                return None
+            from asr.training.progress import use_budget_bar
+
+            built = super().instantiate_trainer(**kwargs)
+            use_budget_bar(built)
+            return built
 
     try:
         cli = CLI(

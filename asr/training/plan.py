@@ -52,6 +52,14 @@ def describe(plan: TrainingPlan) -> list[str]:
         f"lr {plan.peak_lr:g}",
         "lr path: " + ", ".join(f"step {s}: {lr:.3g}" for s, lr in plan.lr_path),
     ]
-    if plan.warmup_steps >= plan.total_steps:
-        lines.append(f"warning: warmup ({plan.warmup_steps}) does not end before training does ({plan.total_steps})")
-    return lines
+    warning = warmup_warning(plan.warmup_steps, plan.total_steps)
+    return lines + [warning] if warning else lines
+
+
+def warmup_warning(warmup_steps: int, total_steps: int) -> str | None:
+    """The line `asr fit --print-plan` and the start of training print when the learning rate is still warming up
+    as training stops (None when it is not)."""
+    if warmup_steps < total_steps:
+        return None
+    return (f"warning: warmup ({warmup_steps} steps) does not end before training does ({total_steps} steps): the "
+            "learning rate never reaches its peak; lower model.optim.warmup_steps or train for more steps")

@@ -41,6 +41,7 @@ from asr.model import ASRModel, ModelConfig
 from asr.model.card import Result
 from asr.tokenizer import Tokenizer, tokenizer_from_state
 from asr.training.card import RunFacts, dev_calibration, record_test_result
+from asr.training.plan import warmup_warning
 from asr.training.resume import finish_epoch_end
 from asr.training.schedules import OptimConfig, adamw, lr_factor
 
@@ -178,6 +179,10 @@ class ASRTask(L.LightningModule):
             print(f"warning: this run has trained {dhms(trained)} of its max_time {dhms(budget)}; to train on, resume "
                   f"with more time, e.g. --trainer.max_time {dhms(2 * budget)} (the learning-rate schedule goes on "
                   "from where it stopped)", file=sys.stderr)
+        steps = [n for n in (self.optim_cfg.total_steps, self.trainer.max_steps) if n and n > 0]
+        warning = warmup_warning(self.optim_cfg.warmup_steps, min(steps)) if steps else None
+        if warning and self.trainer.is_global_zero:
+            print(warning, file=sys.stderr)
 
     def _check_same_tokenizer(self) -> None:
         """Every rank must hold the same tokenizer (trained once, or read from the same checkpoint)."""
@@ -236,8 +241,9 @@ class ASRTask(L.LightningModule):
         self._score_batch(batch, "test")
 
     def _score_batch(self, batch: dict, prefix: str) -> None:
-        """Losses, and the batch decoded with the decoding policy (`asr.decoding.policy`, `TaskConfig.decode`)."""
-        from asr.decoding.policy import decode_encoded
+        """Losses, and the batch recognised with the decoding policy (`TaskConfig.decode`) from the encoder output
+        the losses were computed from: the encoder runs once (`asr.decoding.recognition`, as `asr transcribe`)."""
+        from asr.decoding.recognition import recognise_encoded
 
         B = len(batch["text"])
         targets = self._targets(batch)
@@ -248,12 +254,11 @@ class ASRTask(L.LightningModule):
         # recipes that follow ESPnet pick and average checkpoints by it (`monitor: val_acc`, mode max)
         tokens = int(targets[1].sum()) + B  # each target and its <eos>
         self.log(f"{prefix}_acc", losses.att_acc, batch_size=tokens, sync_dist=True)
-        enc, enc_lens, _ = self.net.encode(batch["audio"], batch["audio_lens"])
-        log_probs = self.net.ctc_log_probs(enc)  # (B, T', V)
-        hyps = decode_encoded(self.net, enc, enc_lens, self.task_cfg.decode, log_probs)
+        rec = recognise_encoded(self.net, losses.enc, losses.enc_lens, self.task_cfg.decode, self.tokenizer,
+                                log_probs=losses.log_probs)
         if prefix == "val" and not self.trainer.sanity_checking:  # the dev distribution of the vocabulary check
-            self._coverage += transcript_fit(log_probs, enc_lens, hyps).tolist()
-        self._scored += [(ref, self.tokenizer.decode(h)) for ref, h in zip(batch["text"], hyps)]
+            self._coverage += transcript_fit(rec.log_probs, rec.enc_lens, rec.tokens).tolist()
+        self._scored += list(zip(batch["text"], rec.texts))
 
     def on_validation_epoch_end(self) -> None:
         self._log_error_rates("val")

@@ -3,7 +3,7 @@ of `trainer.max_epochs`.
 
 Lightning's bar counts the batches of an epoch, and lhotse's bucketing sampler does not know how many an epoch holds
 until it has made them, so it showed `0/?`. This one is a single bar for the whole run: `412/1000` steps, or
-`2.40/30` epochs (the fraction of an epoch from the batch count of the one before; the first epoch counts whole),
+`2.40/30` epochs (the share of an epoch from the batch count of the one before; the first counts when it ends),
 with Lightning's rate, time left and metrics. `asr fit` puts it in place of Lightning's default bar
 (asr/training/cli.py), so the bar is the same whether or not rich is installed.
 """
@@ -43,14 +43,17 @@ class BudgetProgressBar(TQDMProgressBar):
 
     def on_train_epoch_end(self, trainer, pl_module) -> None:
         self._epoch_batches = self._batches or self._epoch_batches
+        if not self.train_progress_bar.disable:
+            self.train_progress_bar.n = self._done(trainer)  # a whole epoch more (refreshed by Lightning's end)
         super().on_train_epoch_end(trainer, pl_module)
 
     def _done(self, trainer) -> float:
         """Steps taken, or epochs done (the current one's share of the last whole epoch's batches)."""
         if trainer.max_steps > 0:
             return trainer.global_step
-        part = min(self._batches / self._epoch_batches, 1.0) if self._epoch_batches else 0.0
-        return round(trainer.current_epoch + part, 2)
+        if self._epoch_batches:
+            return round(trainer.current_epoch + min(self._batches / self._epoch_batches, 1.0), 2)
+        return trainer.current_epoch
 
 
 def budget(trainer) -> tuple[int | None, str]:

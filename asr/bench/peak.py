@@ -2,6 +2,10 @@
 bf16 with `--dtype bf16`, fp32 otherwise),
 against the encoder forward's achieved GFLOP/s (its FLOPs counted by torch's FlopCounterMode: matmuls,
 convolutions, attention) at the chosen size, batch and frames.
+
+FlopCounterMode knows the GPU attention kernels but not the CPU one (`_scaled_dot_product_flash_attention_for_cpu`
+counted 0 FLOPs in torch 2.11): the count adds it with torch's own formula, so the fused kernel counts what the
+explicit matmuls (`need_weights=True`) count.
 """
 
 from __future__ import annotations
@@ -9,10 +13,23 @@ from __future__ import annotations
 import argparse
 
 import torch
-from torch.utils.flop_counter import FlopCounterMode
+from torch.utils.flop_counter import FlopCounterMode, sdpa_flop_count
 
 from asr.bench.common import autocast, base_record, time_runs, model_config, setup
 from asr.model import ASRModel
+
+
+def count_flops(forward) -> int:
+    """FLOPs of one call of `forward`, the CPU attention kernel included."""
+    cpu_attention = {torch.ops.aten._scaled_dot_product_flash_attention_for_cpu: _attention_flops}
+    counter = FlopCounterMode(display=False, custom_mapping=cpu_attention)
+    with counter:
+        forward()
+    return counter.get_total_flops()
+
+
+def _attention_flops(query, key, value, *args, out_shape=None, **kwargs) -> int:
+    return sdpa_flop_count(query, key, value)  # QK^T and the weights times V, from the (B, H, T, d) shapes
 
 
 def matmul_gflops(n: int, steps: int, warmup: int, device: torch.device, dtype: torch.dtype = torch.float32) -> float:
@@ -35,10 +52,7 @@ def run(args: argparse.Namespace) -> dict:
         with autocast(device, args.dtype):
             return encoder(feats, lens)
 
-    counter = FlopCounterMode(display=False)
-    with counter:
-        forward()
-    flops = counter.get_total_flops()
+    flops = count_flops(forward)
     dtype = torch.bfloat16 if args.dtype == "bf16" else torch.float32
     peak = matmul_gflops(args.matmul, args.steps, args.warmup, device, dtype)
     median = time_runs(forward, args.steps, args.warmup, device).median

@@ -181,7 +181,7 @@ def test_plain_search_reaches_the_policy_and_is_the_beams_own_output(digits_mode
     own best hypothesis; the default differs from it only where a guard replaced it by CTC's best path."""
     import torch
 
-    import asr.inference.transcriber as transcriber
+    import asr.decoding.recognition as recognition
     from asr.audio import load_audio
     from asr.decoding.beam import beam_search
     from asr.decoding.ctc_path import ctc_greedy
@@ -192,8 +192,8 @@ def test_plain_search_reaches_the_policy_and_is_the_beams_own_output(digits_mode
     path, heldout = digits_model
     _, lhotse, _ = manifests
     seen = []
-    real = transcriber.decode_encoded
-    monkeypatch.setattr(transcriber, "decode_encoded", lambda *a, **k: seen.append(a[3]) or real(*a, **k))
+    real = recognition.decode_encoded  # what the one recognition path calls
+    monkeypatch.setattr(recognition, "decode_encoded", lambda *a, **k: seen.append(a[3]) or real(*a, **k))
     assert main(["evaluate", "--model", str(path), "--manifest", str(lhotse), "--plain-search",
                  "--json", str(tmp_path / "s.json")]) == 0
     assert seen and all(o == DecodeOptions().plain() and o.guards == () for o in seen)

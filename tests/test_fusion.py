@@ -10,15 +10,15 @@ import pytest
 import torch
 
 from asr.decoding import DecodeOptions, beam_search
-from asr.decoding.fusion import Fusion, HotwordScorer, WordUnits
+from asr.decoding.fusion import Fusion
 from asr.decoding.policy import decode_encoded
-from asr.decoding.scorers import Step, joint_scorers
+from asr.decoding.scorers import HotwordScorer, Step, joint_scorers
 from asr.errors import UserError
 from asr.lm.arpa import LN10, OOV_LOG10, read_arpa
 from asr.lm.hotwords import ContextGraph, read_hotwords
 from asr.lm.model import LMConfig, TransformerLM
 from asr.model import ASRModel, ModelConfig
-from asr.tokenizer import SOS_EOS, TableTokenizer
+from asr.tokenizer import SOS_EOS, TableTokenizer, WordUnits
 
 CHARS = ["|", "a", "b", "c", "d", "e", "f", "g", "h"]  # with the 3 specials: V = 12
 V = 12

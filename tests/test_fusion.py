@@ -4,6 +4,7 @@ search, and the same terms for whole sequences (rescoring, the search-error chec
 from __future__ import annotations
 
 import gzip
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -261,3 +262,58 @@ def test_hotwords_file_format(tmp_path):
         read_hotwords(f, 1.5)
     with pytest.raises(UserError, match="not found"):
         read_hotwords(tmp_path / "none.txt", 1.5)
+
+
+# ---- the registry ---------------------------------------------------------------------------------------------
+class _TokenBonus:
+    """A toy fused scorer: +1 each time `token` is written."""
+
+    full, max_gain, proposes = True, 1.0, False
+
+    def __init__(self, token: int, vocab_size: int) -> None:
+        self.token, self.V = token, vocab_size
+
+    def init_state(self, utt):
+        return torch.zeros(utt.shape[0])
+
+    def score(self, state, tokens, cands):
+        gain = (torch.arange(self.V) == self.token).float()  # (V,)
+        step = Step(state[:, None] + gain, state)
+        return step if cands is None else step.gather(cands)
+
+    def select(self, state, step, row, col, same_rows):
+        return step.totals[row, col]
+
+    def sequence_scores(self, seqs):
+        return [float(s.count(self.token)) for s in seqs]
+
+
+def test_a_scorer_registered_by_one_line_moves_the_search_and_at_weight_0_changes_nothing(monkeypatch):
+    import asr.decoding.fusion
+
+    model, enc, tok = _model(), _enc(), TableTokenizer("char", CHARS)
+    token, weight = tok.index["b"], {"now": 0.0}
+    fusion = Fusion(tok)
+    plain = DecodeOptions(beam=4, ctc_weight=0.3)
+    base = decode_encoded(model, enc, ENC_LENS, plain)
+    base_nbest = beam_search(model, enc, ENC_LENS, plain, joint_scorers(model, enc, ENC_LENS, 0.3))
+    assert sum(h.count(token) for h in base) == 0
+
+    monkeypatch.setitem(asr.decoding.fusion.SCORERS, "bonus",
+                        (lambda f, device: _TokenBonus(token, f.tokenizer.vocab_size), lambda o: weight["now"]))
+    for search in ("joint", "rescore"):  # weight 0: token for token the search without it
+        assert decode_encoded(model, enc, ENC_LENS, replace(plain, search=search), fusion=fusion) == \
+            decode_encoded(model, enc, ENC_LENS, replace(plain, search=search))
+    fused = {**joint_scorers(model, enc, ENC_LENS, 0.3), **fusion.scorers(plain, enc.device)}
+    assert [[(h.tokens, h.score, h.scores) for h in x] for x in beam_search(model, enc, ENC_LENS, plain, fused)] == \
+        [[(h.tokens, h.score, h.scores) for h in x] for x in base_nbest]
+
+    weight["now"] = 4.0
+    biased = decode_encoded(model, enc, ENC_LENS, plain, fusion=fusion)
+    assert all(h.count(token) > 0 for h in biased)  # the search now prefers the token
+    assert fusion.describe(plain)["weights"]["bonus"] == 4.0
+    assert fusion.sequence_scores([[token, 4, token]], plain) == [8.0]
+    fused = {**joint_scorers(model, enc, ENC_LENS, 0.3), **fusion.scorers(plain, enc.device)}
+    for hyps in beam_search(model, enc, ENC_LENS, plain, fused):
+        for h in hyps:
+            assert h.scores["bonus"] == h.tokens.count(token)

@@ -4,7 +4,7 @@ audio (B, S) -> `recognise` (what every consumer calls: encoder once, then the p
 encoder states (B, T', D) -> `policy.decode_encoded`, which picks one of
   greedy_search   attention decoder, most probable token per step                      (greedy.py)
   ctc_greedy      CTC best path                                                         (ctc_path.py)
-  beam_search     batched beam search over named, weighted scorers: decoder, ctc, ...   (beam.py, scorers/)  
+  beam_search     batched beam search over named, weighted scorers: decoder, ctc, ...   (beam.py, scorers/)
   attention_rescoring  CTC prefix beam search, rescored by the joint objective          (rescore.py)
 then guards it against search errors and decoder loops; configured by one frozen `DecodeOptions` (options.py,
 torch-free: the command line reads its defaults from there).

@@ -61,11 +61,12 @@ class ASRModel(nn.Module):
         return self.specaug(feats, lens), lens
 
     def encode(
-        self, wave: Tensor, wave_lens: Tensor, need_weights: bool = False
+        self, wave: Tensor, wave_lens: Tensor, need_weights: bool = False, chunk: int = 0, left_chunks: int = -1
     ) -> tuple[Tensor, Tensor, list[Tensor]]:
-        """(B, S), (B,) -> encoder states (B, T', D), lengths (B,), self-attention weights (see Encoder)."""
+        """(B, S), (B,) -> encoder states (B, T', D), lengths (B,), self-attention weights (see Encoder); chunk > 0:
+        under a chunk mask, as a stream of that chunk size would see it (`Encoder.forward_chunk`)."""
         feats, lens = self.frontend(wave, wave_lens)
-        return self.encoder(feats, lens, need_weights)
+        return self.encoder(feats, lens, need_weights, chunk, left_chunks)
 
     def ctc_log_probs(self, enc: Tensor) -> Tensor:
         """(B, T', D) -> (B, T', V) log-probabilities in fp32."""

@@ -29,6 +29,12 @@ class ModelConfig:
     # The conformer's two other levers, each measurable alone (Gulati et al. 2020; ESPnet's and WeNet's encoder):
     pos_enc: PosEnc = "abs"  # "abs": sinusoids added to the input; "rel": relative positions inside self-attention
     macaron_ffn: bool = False  # FF/2, self-attention, [conv], FF/2, LayerNorm per block (False: one full FF)
+    # Streaming (WeNet's U2): one model decodes both offline and chunk by chunk.
+    causal: bool = False  # the conv module's depthwise kernel sees only past frames (needed to stream with it)
+    dynamic_chunk: bool = False  # training: each batch's self-attention sees chunks of a random size, half the
+    # batches full context (WeNet's add_optional_chunk_mask); the trained model decodes with any chunk size
+    max_chunk: int = 25  # the largest random chunk in encoder frames (25 x 40 ms = 1 s at subsampling 4)
+    dynamic_left_chunks: bool = False  # training: a random bound on the chunks to the left each batch sees
     ctc_weight: float = 0.3  # loss = w * CTC + (1 - w) * label-smoothed CE
     label_smoothing: float = 0.1
     frontend: FrontendConfig = field(default_factory=FrontendConfig)
@@ -36,6 +42,9 @@ class ModelConfig:
     def __post_init__(self) -> None:
         if self.pos_enc not in POS_ENCODINGS:
             raise ValueError(f"pos_enc must be one of {POS_ENCODINGS}, got {self.pos_enc!r}")
+        if self.dynamic_chunk and self.conv_module and not self.causal:
+            raise ValueError("dynamic_chunk with conv_module needs causal: true (a centred kernel reads the next "
+                             "chunk's frames, which a stream does not have yet)")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -107,31 +107,53 @@ class ConvModule(nn.Module):
     """Conformer-style: pointwise conv + GLU, depthwise conv over time, LayerNorm, SiLU, pointwise conv.
 
     Padded frames are zeroed first so the depthwise kernel never reads another utterance's padding; LayerNorm
-    instead of BatchNorm keeps an utterance's output independent of its batch.
+    instead of BatchNorm keeps an utterance's output independent of its batch. `causal`: the kernel's k frames
+    end at the current one (k - 1 zero frames on the left), so a stream computes it chunk by chunk with the last
+    k - 1 input frames as its cache (`step`) and gets what the whole utterance gets.
     """
 
-    def __init__(self, d_model: int, kernel: int, dropout: float) -> None:
+    def __init__(self, d_model: int, kernel: int, dropout: float, causal: bool = False) -> None:
         super().__init__()
         self.pw1 = nn.Conv1d(d_model, 2 * d_model, 1)
         self.dw = nn.Conv1d(d_model, d_model, kernel, padding=kernel // 2, groups=d_model)
         self.norm = nn.LayerNorm(d_model)
         self.pw2 = nn.Conv1d(d_model, d_model, 1)
         self.drop = Dropout(dropout)
+        self.causal = causal
 
     def forward(self, x: Tensor, valid: Tensor) -> Tensor:  # (B, T', D), (B, T') -> (B, T', D)
+        x = self._gated(x, valid)
+        k = self.dw.kernel_size[0]
+        left, right = (k - 1, 0) if self.causal else (k // 2, k // 2)
+        return self._depthwise_out(nn.functional.pad(x, (0, 0, left, right)))
+
+    def step(self, x: Tensor, cache: Tensor | None) -> tuple[Tensor, Tensor]:
+        """One chunk of a stream (causal only): x (B, c, D), cache (B, k - 1, D) the previous chunks' last gated
+        frames (None: the stream's start, zeros) -> (B, c, D), the next cache."""
+        assert self.causal, "a centred kernel cannot run chunk by chunk"
+        k = self.dw.kernel_size[0]
+        x = self._gated(x, torch.ones(x.shape[:2], dtype=torch.bool, device=x.device))
+        if cache is None:
+            cache = x.new_zeros(x.shape[0], k - 1, x.shape[2])
+        x = torch.cat([cache.to(x.dtype), x], dim=1)  # (B, k - 1 + c, D)
+        return self._depthwise_out(x), x[:, x.shape[1] - (k - 1):]
+
+    def _gated(self, x: Tensor, valid: Tensor) -> Tensor:
+        """(B, T', D) -> pointwise conv + GLU (B, T', D), zero on padded frames."""
         # Channels stay last throughout: the pointwise convs are matmuls, and the depthwise conv runs as a
         # channels-last Conv2d, since (B, T', D) is (B, D, 1, T') in NHWC without a copy (1.7x faster on the CPU
         # than Conv1d on (B, D, T'), same parameters).
         pad = ~valid[..., None]  # (B, T', 1)
         x = nn.functional.linear(x.masked_fill(pad, 0.0), self.pw1.weight.squeeze(-1), self.pw1.bias)  # (B, T', 2D)
-        x = nn.functional.glu(x, dim=-1).masked_fill(pad, 0.0)  # (B, T', D)
-        k = self.dw.kernel_size[0]
+        return nn.functional.glu(x, dim=-1).masked_fill(pad, 0.0)  # (B, T', D)
+
+    def _depthwise_out(self, x: Tensor) -> Tensor:
+        """Gated frames already padded for the kernel (B, T' + k - 1, D) -> the module's output (B, T', D)."""
         if x.device.type == "cpu":  # fp32 under CPU autocast too: for some input shapes oneDNN spends minutes
             x = x.float()           # generating its bf16 depthwise kernel (a bf16-mixed demo stalled at step 162)
         with torch.autocast("cpu", enabled=False):
             x = nn.functional.conv2d(
-                x.transpose(1, 2).unsqueeze(2), self.dw.weight.unsqueeze(2), self.dw.bias, padding=(0, k // 2),
-                groups=self.dw.groups,
+                x.transpose(1, 2).unsqueeze(2), self.dw.weight.unsqueeze(2), self.dw.bias, groups=self.dw.groups,
             ).squeeze(2).transpose(1, 2)  # (B, D, 1, T') channels-last -> (B, T', D)
         x = nn.functional.silu(self.norm(x))
         return self.drop(nn.functional.linear(x, self.pw2.weight.squeeze(-1), self.pw2.bias))  # (B, T', D)

@@ -22,3 +22,18 @@ def digits_model(tmp_path_factory):
     from trained_model import session_model
 
     return session_model(tmp_path_factory.mktemp("digits_model"))
+
+
+@pytest.fixture(scope="session")
+def streaming_digits_model(tmp_path_factory):
+    """(model file, held-out [(wav, text)]): the digit model trained with WeNet's U2 recipe (causal conv module,
+    dynamic chunks), so it decodes chunk by chunk; ASR_TEST_STREAMING_MODEL=path reuses one."""
+    from pathlib import Path
+
+    from trained_model import read_heldout, train_digits_model
+
+    reuse = os.environ.get("ASR_TEST_STREAMING_MODEL")
+    if reuse:
+        return Path(reuse), read_heldout(Path(reuse).parent)
+    out = tmp_path_factory.mktemp("streaming_digits_model")
+    return train_digits_model(out, streaming=True), read_heldout(out)

@@ -65,8 +65,9 @@ def _synthesise(items: list[tuple[str, str, Path, int, int]]) -> list[np.ndarray
         return list(pool.map(lambda it: speak(*it), items))
 
 
-def train_digits_model(out_dir: Path, seed: int = 0, steps: int = TRAIN_STEPS) -> Path:
-    """Synthesise, train and save; returns the model file. Held-out audio goes to out_dir/heldout."""
+def train_digits_model(out_dir: Path, seed: int = 0, steps: int = TRAIN_STEPS, streaming: bool = False) -> Path:
+    """Synthesise, train and save; returns the model file. Held-out audio goes to out_dir/heldout. `streaming`:
+    WeNet's U2 recipe (causal conv module, dynamic chunk training), so the model also decodes chunk by chunk."""
     out_dir = Path(out_dir)
     (out_dir / "train").mkdir(parents=True, exist_ok=True)
     (out_dir / "heldout").mkdir(parents=True, exist_ok=True)
@@ -88,7 +89,9 @@ def train_digits_model(out_dir: Path, seed: int = 0, steps: int = TRAIN_STEPS) -
     (out_dir / "heldout.tsv").write_text("".join(f"heldout/{i:03d}.wav\t{t}\n" for i, (t, *_) in enumerate(heldout)))
 
     tok = train_tokenizer(texts, "word")
-    cfg = ModelConfig.from_dict({**yaml.safe_load((ROOT / "conf/model/tiny.yaml").read_text()), "vocab_size": tok.vocab_size})
+    streams = {"causal": True, "dynamic_chunk": True} if streaming else {}
+    cfg = ModelConfig.from_dict({**yaml.safe_load((ROOT / "conf/model/tiny.yaml").read_text()), "vocab_size": tok.vocab_size,
+                                 **streams})
     model = ASRModel(cfg)
     feats, lens = _features(model, waves)
     stats = StatsAccumulator(cfg.frontend.n_mels)
@@ -170,7 +173,7 @@ if __name__ == "__main__":
     torch.set_num_threads(2)
     out = Path(sys.argv[1] if len(sys.argv) > 1 else "/tmp/digits")
     t0 = time.monotonic()
-    path = train_digits_model(out)
+    path = train_digits_model(out, streaming="--streaming" in sys.argv)
     print(f"trained {path} in {time.monotonic() - t0:.1f} s")
     from asr.decoding import DecodeOptions, decode
     from asr.metrics import error_report

@@ -12,7 +12,7 @@ import sys
 
 from asr.decoding.options import SEARCHES, DecodeOptions
 from asr.hardware import native_bf16_cpu
-from asr.inference.options import PRECISIONS, TranscribeOptions
+from asr.inference.options import PRECISIONS, StreamOptions, TranscribeOptions
 
 DEVICES = ("cpu", "cuda")
 
@@ -93,3 +93,19 @@ def warn_if_precision_is_slow(args: argparse.Namespace) -> None:
     if args.precision == "bf16" and args.device == "cpu" and not native_bf16_cpu():
         print("warning: this CPU has no native bf16 (AVX512-BF16 or AMX), so --precision bf16 is emulated and "
               "slower than fp32; leave it out here", file=sys.stderr)
+
+
+def add_stream_arguments(parser: argparse.ArgumentParser) -> None:
+    """--streaming, --chunk-ms, --left-chunks: each file fed to a stream as it would arrive live."""
+    d = StreamOptions()
+    parser.add_argument("--streaming", action="store_true",
+                        help="decode each file as a live stream: chunk by chunk, final text at each endpoint")
+    parser.add_argument("--chunk-ms", type=float, default=d.chunk_ms,
+                        help=f"with --streaming: the encoder's chunk in ms (default {d.chunk_ms:g}; 0: full context)")
+    parser.add_argument("--left-chunks", type=int, default=d.left_chunks,
+                        help="with --streaming: chunks to the left each chunk sees (default: all of the segment)")
+
+
+def stream_options(args: argparse.Namespace) -> StreamOptions | None:
+    """StreamOptions from --streaming / --chunk-ms / --left-chunks; None without --streaming."""
+    return StreamOptions(args.chunk_ms, args.left_chunks) if args.streaming else None

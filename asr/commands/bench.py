@@ -6,6 +6,7 @@
     asr bench peak --size base --json bench.jsonl
     asr bench serve --model exp/demo/model.pt --audio ../shared/data/fsdd/recordings --requests 64
     asr bench serve --size small --audio ../shared/data/fsdd/recordings --clients 1,4,16
+    asr bench stream --model exp/an4-streaming/model.pt --manifest data/an4/test_cuts.jsonl.gz --chunk-ms 160,640,0
     asr bench chart bench.jsonl --out docs/performance.png
 
 Speed of the hot paths on this machine. Each measurement prints one JSON line (appended to --json FILE too);
@@ -27,6 +28,7 @@ BENCHES = {
     "features": ("features", "log-mel throughput: ours against librosa and torchaudio's Kaldi fbank"),
     "peak": ("peak", "fp32 matmul GFLOP/s of this machine against the encoder forward's achieved GFLOP/s"),
     "serve": ("serve", "requests/s and p50/p95 latency of asr serve on loopback, batching on and off"),
+    "stream": ("stream", "latency (first partial, final) and real-time factor of model.stream() on a simulated clock"),
     "chart": ("chart", "draw a PNG from the JSON lines that --json appended"),
 }
 
@@ -72,6 +74,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--max-wait-ms", type=float, default=20.0, help="the server's --max-wait-ms (default 20)")
     p.add_argument("--threads", type=int, default=None,
                    help="the server's torch threads (default: asr serve's, one fewer than the cores)")
+    p.add_argument("--json", metavar="FILE", help="also append each JSON line to FILE")
+
+    p = sub.add_parser("stream", help=BENCHES["stream"][1], description=BENCHES["stream"][1])
+    p.add_argument("--model", required=True, help="model file (a streaming recipe's: recipes/an4/streaming.yaml)")
+    p.add_argument("--manifest", required=True, help="lhotse cuts or NeMo JSON lines: the utterances streamed")
+    p.add_argument("--chunk-ms", default="160,320,640,1280,0", help="chunk sizes, comma-separated; 0: full context")
+    p.add_argument("--beam", type=int, default=4, help="beam of the streaming CTC search and its rescoring (default 4)")
+    p.add_argument("--limit", type=int, default=0, help="only the first N utterances (default: all)")
+    p.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1)")
     p.add_argument("--json", metavar="FILE", help="also append each JSON line to FILE")
 
     p = sub.add_parser("chart", help=BENCHES["chart"][1], description=BENCHES["chart"][1])

@@ -25,7 +25,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from asr.commands import (add_compute_arguments, add_decode_arguments, apply_compute_arguments, decode_options,
+from asr.commands import (add_compute_arguments, add_decode_arguments, add_stream_arguments, apply_compute_arguments,
+                          decode_options, stream_options,
                           fusion_files, warn_if_precision_is_slow)
 
 
@@ -40,6 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="cut a cut longer than S seconds where Silero VAD hears pauses, into segments of at "
                              "most S, as `asr transcribe` does (default: every cut decoded whole, however long)")
     add_decode_arguments(parser, batch_help="utterances decoded together")
+    add_stream_arguments(parser)
     add_compute_arguments(parser)
 
 
@@ -62,9 +64,9 @@ def run(args: argparse.Namespace) -> int:
     sets = load_test_sets(args.manifest)
     model = load_model(args.model, args.device)
     opts = TranscribeOptions(decode=decode_options(args), batch_size=args.batch_size, word_timestamps=False,
-                             precision=args.precision, **fusion_files(args))
+                             precision=args.precision, streaming=stream_options(args), **fusion_files(args))
     fusion = model.fusion(opts)  # loaded before the clock starts: the RTF is the search's, not file reading
-    settings = Settings.of(opts.decode, fusion, args.max_segment, args.precision)
+    settings = Settings.of(opts.decode, fusion, args.max_segment, args.precision, opts.streaming)
     total = round(sum(c.duration for cuts in sets.values() for c in cuts), 1)
     with tqdm(total=total, unit="s", desc="audio", file=sys.stderr, disable=None, dynamic_ncols=True) as bar:
         ev = evaluate(model, sets, opts, on_audio=lambda s: bar.update(round(s, 1)),

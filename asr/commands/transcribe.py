@@ -29,7 +29,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from asr.commands import (add_compute_arguments, add_decode_arguments, apply_compute_arguments, decode_options,
+from asr.commands import (add_compute_arguments, add_decode_arguments, add_stream_arguments, apply_compute_arguments,
+                          decode_options, stream_options,
                           fusion_files, warn_if_precision_is_slow)
 from asr.inference.options import SegmentOptions
 
@@ -45,6 +46,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                              "input order), so none is written over")
     parser.add_argument("--format", default="txt", choices=FORMAT_CHOICES, help="output format (default txt)")
     add_decode_arguments(parser)
+    add_stream_arguments(parser)
     add_compute_arguments(parser)
     seg = SegmentOptions()
     parser.add_argument("--max-segment", type=float, default=seg.max_segment_s,
@@ -88,7 +90,7 @@ def run(args: argparse.Namespace) -> int:
     opts = TranscribeOptions(
         decode=decode_options(args), batch_size=args.batch_size, **fusion_files(args),
         precision=args.precision, word_timestamps=not args.no_word_timestamps,
-        segments=SegmentOptions(max_segment_s=args.max_segment, vad=not args.no_vad),
+        segments=SegmentOptions(max_segment_s=args.max_segment, vad=not args.no_vad), streaming=stream_options(args),
     )
     formats = FORMATS if args.format == "all" else (args.format,)
     several = len(files) > 1

@@ -45,6 +45,19 @@ class SegmentOptions:
 
 
 @dataclass(frozen=True)
+class StreamOptions:
+    """Streaming simulated on files (`asr transcribe --streaming`, `asr evaluate --streaming`): each file is fed
+    to `Transcriber.stream` in pieces as it would arrive live, and its segments are the stream's final texts."""
+
+    chunk_ms: float = 640.0  # the encoder's chunk; 0: full context (a partial per 640 ms, the offline search at the end)
+    left_chunks: int = -1  # chunks to the left each chunk sees; -1: all of the segment
+
+    def __post_init__(self) -> None:
+        if self.chunk_ms < 0:
+            raise UserError(f"chunk_ms must be >= 0 (0: full context), got {self.chunk_ms:g}")
+
+
+@dataclass(frozen=True)
 class TranscribeOptions:
     # The search and its guards (beam, ctc_weight, search, ...): the one decoding policy's options.
     decode: DecodeOptions = field(default_factory=DecodeOptions)
@@ -63,6 +76,7 @@ class TranscribeOptions:
     # "bf16": the network runs under bfloat16 autocast (features, softmaxes and search scores stay fp32): on
     # CPUs with native bf16 (AVX512-BF16, AMX) the matmuls run ~4x faster; "fp32" everywhere else.
     precision: str = "fp32"
+    streaming: StreamOptions | None = None  # None: offline (segments decoded whole, in batches)
 
     def __post_init__(self) -> None:
         if self.precision not in PRECISIONS:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from asr.decoding.options import DecodeOptions
+from asr.inference.options import StreamOptions
 from asr.metrics import Counts, confusion_counts
 
 if TYPE_CHECKING:
@@ -39,13 +40,25 @@ class Settings:
     files: dict[str, str] = field(default_factory=dict)  # the fused models' files, by scorer
     max_segment_s: float | None = None  # None: every cut decoded whole
     precision: str = "fp32"
+    streaming: StreamOptions | None = None  # None: offline
 
     @classmethod
     def of(cls, decode: DecodeOptions, fusion: Fusion | None, max_segment_s: float | None = None,
-           precision: str = "fp32") -> Settings:
+           precision: str = "fp32", streaming: StreamOptions | None = None) -> Settings:
         scorers = fusion.describe(decode) if fusion is not None else {
             "weights": {"decoder": 1 - decode.ctc_weight, "ctc": decode.ctc_weight}, "files": {}}
-        return cls(decode, scorers["weights"], scorers["files"], max_segment_s, precision)
+        return cls(decode, scorers["weights"], scorers["files"], max_segment_s, precision, streaming)
+
+    @property
+    def stream_line(self) -> str:
+        s = self.streaming
+        if s is None:
+            return "offline"
+        if s.chunk_ms <= 0:
+            return "streamed with full context: partials by CTC prefix beam search, the final by the search above"
+        left = "all of the segment" if s.left_chunks < 0 else f"{s.left_chunks} chunks"
+        return (f"streamed in chunks of {s.chunk_ms:g} ms, left context {left}: CTC prefix beam search per chunk, "
+                f"the n-best rescored with the weights above at each endpoint")
 
     @property
     def plain(self) -> bool:
@@ -67,7 +80,8 @@ class Settings:
         lines = [f"search     {search}; weights {weights}"]
         if self.files:
             lines.append("fused      " + ", ".join(f"{k} {v}" for k, v in self.files.items()))
-        return lines + [f"guards     {guards}", f"segments   {self.segmenting}", f"precision  {self.precision}"]
+        return lines + [f"guards     {guards}", f"segments   {self.segmenting}", f"precision  {self.precision}",
+                        f"streaming  {self.stream_line}"]
 
     def tag(self) -> str:
         """icefall's settings column: beam_4_ctc_0.3[_rescore][_bf16][_lm_0.3][_ngram_0.3][_lb_1][_hotwords]
@@ -79,12 +93,16 @@ class Settings:
         tag += f"_lb_{d.length_bonus:g}" if d.length_bonus else ""
         tag += "_hotwords" if "hotwords" in self.weights else ""
         tag += "_plain" if self.plain else ""
+        tag += "" if self.streaming is None else f"_chunk_{self.streaming.chunk_ms:g}"
+        tag += "" if self.streaming is None or self.streaming.left_chunks < 0 else f"_left_{self.streaming.left_chunks}"
         return tag + ("" if self.max_segment_s is None else f"_seg{self.max_segment_s:g}")
 
     def to_dict(self) -> dict:
         return {"search": self.decode.search, "beam": self.decode.beam, "ctc_weight": self.decode.ctc_weight,
                 "plain_search": self.plain, "guards": list(self.decode.guards),
                 "max_segment_s": self.max_segment_s, "segmenting": self.segmenting, "precision": self.precision,
+                "streaming": None if self.streaming is None else {"chunk_ms": self.streaming.chunk_ms,
+                                                                  "left_chunks": self.streaming.left_chunks},
                 "scorers": {"weights": self.weights, "files": self.files}}
 
 

@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from asr.audio import ArraySource, AudioSource, open_audio
+from asr.decoding.endpoint import EndpointRule
 from asr.decoding.fusion import Fusion
 from asr.decoding.recognition import Recognition, recognise
 from asr.errors import UserError
@@ -41,6 +42,7 @@ from asr.inference.coverage import file_fit, transcript_fit
 from asr.inference.options import SegmentOptions, TranscribeOptions
 from asr.inference.results import SegmentResult, Transcript
 from asr.inference.segments import Segment, find_segments
+from asr.inference.streaming import Stream, chunk_frames, stream_source
 from asr.inference.timestamps import align_words
 from asr.model.asr_model import ASRModel
 from asr.model.clock import FrameClock
@@ -137,6 +139,30 @@ class Transcriber:
             self._biased[key] = (base or Fusion(self.tokenizer)).with_hotwords(hotwords, bonus)
         return self._biased[key]
 
+    @property
+    def can_stream(self) -> bool:
+        """Whether the network runs chunk by chunk (`Encoder.forward_chunk`): absolute positions, and a conv module
+        that is causal or absent (a streaming recipe's model). Others stream with full context (chunk_ms 0)."""
+        cfg = self.net.cfg
+        return cfg.pos_enc == "abs" and (cfg.causal or not cfg.conv_module) and not cfg.frontend.utterance_cmn
+
+    def stream(self, chunk_ms: float | None = None, left_chunks: int = -1, endpoint: EndpointRule | None = None,
+               **options) -> Stream:
+        """A live input (`asr.inference.streaming`): `accept(samples)` pieces of any size, then `finish()`, each
+        returning partial and final StreamEvents. chunk_ms: the encoder's chunk (None: 640 ms for a model that
+        streams, else full context; 0: full context); left_chunks: chunks to the left each chunk sees (-1: all of
+        the segment); endpoint: when a segment ends (None: WeNet's rules, `EndpointRule`). Keyword options as
+        `transcribe`'s (beam, ctc_weight, hotwords, lm, ...)."""
+        opts = TranscribeOptions.of(**options)
+        if chunk_ms is None:
+            chunk_ms = 640 if self.can_stream else 0
+        if chunk_ms > 0 and not self.can_stream:
+            raise UserError(f"{self.name}: this model was not trained to stream chunk by chunk (its conv module "
+                            f"reads ahead, or it uses relative positions or per-utterance CMN); use chunk_ms 0 "
+                            f"(full context) or a streaming recipe's model (recipes/an4/streaming.yaml)")
+        chunk = chunk_frames(chunk_ms, self.clock.frame_s * 1000)
+        return Stream(self, chunk, left_chunks, opts, self.fusion(opts), endpoint)
+
     def transcribe(
         self, audio: str | Path | np.ndarray | torch.Tensor | list[str | Path], sample_rate: int | None = None,
         **options,
@@ -172,7 +198,11 @@ class Transcriber:
         """(name, opener) pairs -> (name, Transcript or the UserError that stopped that file), in input order.
 
         Segments of consecutive files share batches; a file is yielded once its last segment is decoded.
-        `on_audio(seconds)` is called after each batch with the seconds of audio it held (progress bars)."""
+        `on_audio(seconds)` is called after each batch with the seconds of audio it held (progress bars).
+        With `opts.streaming` each file is fed to a stream instead (`stream_source`), as it would arrive live."""
+        if opts.streaming is not None:
+            yield from self._stream_sources(items, opts, on_audio)
+            return
         queue: list[Job] = []
         files: dict[int, InFlight] = {}  # inputs whose results are not yet all out, by position
         next_out = 0
@@ -196,6 +226,20 @@ class Transcriber:
         yield from finished()
 
     # ---- internals ------------------------------------------------------------------------------------
+    def _stream_sources(self, items: Iterable[tuple[str, Opener]], opts: TranscribeOptions,
+                        on_audio: Callable[[float], None] | None) -> Iterator[tuple[str, Transcript | UserError]]:
+        for name, opener in items:
+            try:
+                src = opener()
+                with src:
+                    _check_samples(name, src, measure(src))
+                    result: Transcript | UserError = stream_source(self, name, src, opts)
+                if on_audio is not None:
+                    on_audio(result.duration)
+            except UserError as e:
+                result = e
+            yield name, result
+
     def _jobs(
         self, items: Iterable[tuple[str, Opener]], seg_opts: SegmentOptions, files: dict[int, InFlight]
     ) -> Iterator[Job | None]:

@@ -2,7 +2,7 @@
     asr info exp/demo/model.pt
     asr info exp/demo/model.pt --json
 
-What a model file is: its network (size, front end), then its card (asr/model/card.py): vocabulary, parameters,
+What a model file is: its network (size, front end), whether it streams chunk by chunk, then its card (asr/model/card.py): vocabulary, parameters,
 training data and hours, steps, the model it was fine-tuned from, test results, recipe, code version, date, and
 the vocabulary check's dev-set calibration. A file written before cards existed shows what the file itself tells
 (network, vocabulary, parameters) and "unknown" for the rest.
@@ -30,6 +30,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     print(f"model file: {args.model}")
     print(f"network: {network_line(net.cfg)}")
+    print(f"streaming: {streaming_line(net.cfg)}")
     for line in card.lines():
         print(line)
     return 0
@@ -43,3 +44,12 @@ def network_line(cfg) -> str:
     return (f"d_model {cfg.d_model}, {cfg.heads} heads, {cfg.enc_layers} encoder / {cfg.dec_layers} decoder layers, "
             f"feed-forward {cfg.ffn}{conv}, subsampling x{cfg.subsampling}; {front.n_mels} log-mels at "
             f"{front.sample_rate} Hz{band}")
+
+
+def streaming_line(cfg) -> str:
+    """Whether the network decodes chunk by chunk (`Transcriber.can_stream`'s conditions), and how it was trained."""
+    if not cfg.streams:
+        return "full context only (its conv module reads ahead, or relative positions or per-utterance CMN)"
+    how = f"trained with dynamic chunks of 1-{cfg.max_chunk} encoder frames" if cfg.dynamic_chunk else \
+        "not trained with chunk masks: expect chunked decoding to be worse than full context"
+    return f"chunk by chunk (asr transcribe --streaming --chunk-ms N); {how}"

@@ -143,8 +143,7 @@ class Transcriber:
     def can_stream(self) -> bool:
         """Whether the network runs chunk by chunk (`Encoder.forward_chunk`): absolute positions, and a conv module
         that is causal or absent (a streaming recipe's model). Others stream with full context (chunk_ms 0)."""
-        cfg = self.net.cfg
-        return cfg.pos_enc == "abs" and (cfg.causal or not cfg.conv_module) and not cfg.frontend.utterance_cmn
+        return self.net.cfg.streams
 
     def stream(self, chunk_ms: float | None = None, left_chunks: int = -1, endpoint: EndpointRule | None = None,
                **options) -> Stream:

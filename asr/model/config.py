@@ -46,6 +46,12 @@ class ModelConfig:
             raise ValueError("dynamic_chunk with conv_module needs causal: true (a centred kernel reads the next "
                              "chunk's frames, which a stream does not have yet)")
 
+    @property
+    def streams(self) -> bool:
+        """Whether the encoder runs chunk by chunk (`Encoder.forward_chunk`): absolute positions, a conv module
+        that is causal or absent, and no per-utterance CMN (a stream has not heard the utterance's end)."""
+        return self.pos_enc == "abs" and (self.causal or not self.conv_module) and not self.frontend.utterance_cmn
+
     def to_dict(self) -> dict:
         return asdict(self)
 

@@ -6,8 +6,9 @@
     batcher.py  dynamic batching: segments of concurrent requests share encoder and search batches
     engine.py   the network in a process of its own (the search's GIL apart from the HTTP side's)
     work.py     one upload through a served model (open, cut, feed the batcher, collect in order)
+    stream.py   live recognition over a WebSocket (WeNet's protocol), each stream's audio through the batcher
     app.py      create_app(models, options) -> FastAPI: the routes
-    static/     the page (`GET /`): upload or record, words with times and confidences, the attention picture
+    static/     the page (`GET /`): upload, record or live, words with times and confidences, the attention picture
 """
 
 from __future__ import annotations

@@ -7,8 +7,8 @@
 Routes: `POST /v1/audio/transcriptions` (asr.serve.schema has its fields and answers), `GET /v1/models` and
 `GET /v1/models/{id}` (OpenAI's model objects, each with its model file's card as "card"), `GET /health`,
 `POST /v1/audio/attention` (ours: the cross-attention picture of a short recording, as PNG, with the transcript it
-shows in the `X-Transcript` header, URL-encoded), and the page at
-`GET /` (static files, nothing from a CDN).
+shows in the `X-Transcript` header, URL-encoded), live recognition over a WebSocket at `/v1/audio/stream` and at
+`/` (WeNet's protocol: asr.serve.stream), and the page at `GET /` (static files, nothing from a CDN).
 
 Every request is answered: bad fields and audio that cannot be decoded are 400s naming what is wrong, a missing
 or wrong key 401 (with `api_key`), a model not served 404, an upload over `max_upload_mb` 413, more than
@@ -26,7 +26,7 @@ from dataclasses import replace
 from pathlib import Path
 from urllib.parse import quote
 
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, WebSocket
 from fastapi.responses import FileResponse, JSONResponse, Response, StreamingResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.concurrency import run_in_threadpool
@@ -39,6 +39,7 @@ from asr.lm.hotwords import parse_hotwords
 from asr.model.io import model_card
 from asr.serve.options import ServeOptions
 from asr.serve.schema import APIError, TranscriptionRequest, sse, transcription_body
+from asr.serve.stream import LiveStreams
 from asr.serve.upload import MB, drain, read_form, save_upload
 from asr.serve.work import ServedModel, Work
 
@@ -80,6 +81,7 @@ def create_app(models: list[ServedModel], options: ServeOptions = ServeOptions()
 
     app = FastAPI(title="asr", summary="OpenAI-compatible speech recognition", version="1", lifespan=lifespan)
     app.state.serve = state
+    live = app.state.live = LiveStreams(state.model, options)
     _errors(app)
 
     def authorise(request: Request) -> None:
@@ -102,7 +104,7 @@ def create_app(models: list[ServedModel], options: ServeOptions = ServeOptions()
 
     @app.get("/health")
     async def health() -> dict:
-        return {"status": "ok", "models": list(state.models), "in_flight": state.in_flight,
+        return {"status": "ok", "models": list(state.models), "in_flight": state.in_flight, "streams": live.open,
                 "waiting_segments": {n: m.batcher.waiting for n, m in state.models.items()},
                 "decoded": {n: dict(zip(("batches", "segments"), m.batcher.decoded)) for n, m in state.models.items()}}
 
@@ -170,6 +172,12 @@ def create_app(models: list[ServedModel], options: ServeOptions = ServeOptions()
             return Response(png, media_type="image/png", headers={"X-Transcript": quote(text)})
         finally:
             await _run_all(cleanup)
+
+    @app.websocket("/v1/audio/stream")
+    async def stream(ws: WebSocket) -> None:
+        await live.serve(ws)
+
+    app.add_api_websocket_route("/", stream)  # where WeNet's clients connect; GET / is still the page
 
     @app.get("/", include_in_schema=False)
     async def page() -> FileResponse:

@@ -100,6 +100,9 @@ class Batcher(Generic[J, R]):
         """Run `fn` in the worker thread between batches (anything else that uses the model)."""
         future: Future = Future()
         with self._cond:
+            if self._closed:  # the worker has gone: the future would wait for ever
+                future.set_exception(RuntimeError("the server is shutting down"))
+                return future
             self._calls.append((fn, future))
             self._cond.notify_all()
         return future
@@ -122,6 +125,9 @@ class Batcher(Generic[J, R]):
                 for _, future, _ in w.jobs:
                     _settle(future, error=RuntimeError("the server is shutting down"))
             self._waiting.clear()
+            for _, future in self._calls:
+                _settle(future, error=RuntimeError("the server is shutting down"))
+            self._calls.clear()
             self._cond.notify_all()
         self._thread.join(timeout=10)
 

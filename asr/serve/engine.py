@@ -9,10 +9,13 @@ the model in the server's process, 112-152 with it here (the same run's one-clie
     engine = ModelProcess("exp/demo/model.pt", device="cpu", threads=1)
     results = engine.decode_jobs(jobs, opts)       # Transcriber.decode_jobs, over there
     png, text = engine.attention_png("talk.wav", "talk.wav", title, opts)
+    engine.stream_open(7, chunk_ms=640)            # a live stream (Transcriber.stream), kept over there by id
+    events = engine.stream_accept(7, samples)      # Stream.accept: its StreamEvents
+    events = engine.stream_finish(7)               # Stream.finish, and the stream is gone
     engine.close()
 
 One call at a time (the batcher is the only caller); a worker that dies (killed, out of memory) fails the
-batch it had and is started again for the next one.
+batch it had and is started again for the next one, without the streams it held (their next call says so).
 """
 
 from __future__ import annotations
@@ -24,12 +27,39 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 
 from asr.errors import UserError
 from asr.inference.options import TranscribeOptions
 from asr.inference.results import SegmentResult
 
 START_TIMEOUT_S = 300.0
+
+
+class Streams:
+    """The live streams of one model (`Transcriber.stream`) by id: the state a connection's calls share, kept
+    where the model is."""
+
+    def __init__(self, transcriber: Any) -> None:
+        self.transcriber = transcriber
+        self.open: dict[int, Any] = {}
+
+    def __call__(self, op: str, sid: int, *args: Any) -> Any:
+        if op == "open":
+            self.open[sid] = self.transcriber.stream(**args[0])
+            return None
+        if op == "close":
+            self.open.pop(sid, None)
+            return None
+        stream = self.open.get(sid)
+        if stream is None:
+            raise UserError("this stream was lost (the model process was restarted); open a new stream")
+        if op == "accept":
+            return stream.accept(args[0])
+        if op == "finish":
+            del self.open[sid]
+            return stream.finish()
+        raise ValueError(f"unknown stream operation {op!r}")
 
 
 class ModelProcess:
@@ -51,6 +81,22 @@ class ModelProcess:
         """The attention picture (PNG) of the recording at `path` (called `name` in messages) and the transcript
         it shows, recognised with `opts` as a transcription request would recognise it (`Transcriber.attention_maps`)."""
         return self._call("attention", str(path), name, title, opts)
+
+    def stream_open(self, sid: int, **options: Any) -> None:
+        """Open stream `sid`: `Transcriber.stream(**options)` over there."""
+        self._call("stream", "open", sid, options)
+
+    def stream_accept(self, sid: int, samples: np.ndarray) -> list:
+        """(S,) float32 at the model's rate -> the StreamEvents it brings."""
+        return self._call("stream", "accept", sid, samples)
+
+    def stream_finish(self, sid: int) -> list:
+        """The end of stream `sid`'s input -> its last StreamEvents; the stream is closed."""
+        return self._call("stream", "finish", sid)
+
+    def stream_close(self, sid: int) -> None:
+        """Drop stream `sid` unfinished (its client has gone); nothing if it is not open."""
+        self._call("stream", "close", sid)
 
     def close(self) -> None:
         with self._lock:
@@ -113,6 +159,7 @@ def _worker(conn, path: str, device: str, threads: int) -> None:
         conn.send(("error", _picklable(e)))
         return
     conn.send(("ready", None))
+    streams = Streams(model)
     while True:
         try:
             message = conn.recv()
@@ -121,7 +168,7 @@ def _worker(conn, path: str, device: str, threads: int) -> None:
         if message[0] == "stop":
             return
         try:
-            conn.send(("ok", _handle(model, *message)))
+            conn.send(("ok", streams(*message[1:]) if message[0] == "stream" else _handle(model, *message)))
         except BaseException as e:  # noqa: BLE001 - the request fails, the worker goes on
             conn.send(("error", _picklable(e)))
 

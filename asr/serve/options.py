@@ -13,3 +13,6 @@ class ServeOptions:
     max_upload_mb: float = 100.0
     max_queue: int = 64  # requests in flight at once; more are answered 503
     max_attention_s: float = 30.0  # longest recording /v1/audio/attention draws
+    max_streams: int = 16  # live WebSocket streams open at once; more are refused
+    max_stream_s: float = 3600.0  # seconds of audio one stream may send
+    stream_idle_s: float = 30.0  # a stream that sends nothing for this long is closed

@@ -36,7 +36,7 @@ def run(args: argparse.Namespace) -> list[dict]:
         raise UserError(f"--audio: {'; '.join(problems) or 'no audio found'}")
     from asr.hardware import serve_threads
 
-    clients = _levels(args.clients)
+    clients = levels(args.clients)
     threads = args.threads or serve_threads()
     files = files[:: max(1, len(files) // args.requests)][: args.requests]  # spread over the corpus's speakers
     forms = [_multipart(f.name, f.read_bytes()) for f in files]
@@ -46,7 +46,7 @@ def run(args: argparse.Namespace) -> list[dict]:
         records = []
         for batching in (True, False):
             max_batch = args.max_batch if batching else 1
-            with _server(model, max_batch, args.max_wait_ms, threads) as url:
+            with serve_process(model, max_batch, args.max_wait_ms, threads) as url:
                 conn = _connect(url)  # warm-up: first-call costs stay out
                 for form in forms[:4]:
                     _post(conn, form)
@@ -61,14 +61,15 @@ def run(args: argparse.Namespace) -> list[dict]:
     return records
 
 
-def _levels(text: str) -> list[int]:
+def levels(text: str) -> list[int]:
+    """--clients "1,4,16" -> [1, 4, 16]."""
     try:
-        levels = [int(x) for x in text.split(",")]
+        counts = [int(x) for x in text.split(",")]
     except ValueError:
         raise UserError(f"--clients takes counts separated by commas (1,4,16), got {text!r}") from None
-    if not levels or min(levels) < 1:
+    if not counts or min(counts) < 1:
         raise UserError("--clients: each count must be at least 1")
-    return levels
+    return counts
 
 
 def _random_model(size: str, path: Path) -> Path:
@@ -89,7 +90,7 @@ def _random_model(size: str, path: Path) -> Path:
 
 
 @contextmanager
-def _server(model: Path, max_batch: int, max_wait_ms: float, threads: int):
+def serve_process(model: Path, max_batch: int, max_wait_ms: float, threads: int):
     """`asr serve` in its own process on a free loopback port; yields its URL; stopped at the end."""
     import socket
 

@@ -7,6 +7,7 @@
     asr bench serve --model exp/demo/model.pt --audio ../shared/data/fsdd/recordings --requests 64
     asr bench serve --size small --audio ../shared/data/fsdd/recordings --clients 1,4,16
     asr bench stream --model exp/an4-streaming/model.pt --manifest data/an4/test_cuts.jsonl.gz --chunk-ms 160,640,0
+    asr bench stream-serve --model exp/an4-streaming/model.pt --audio 'test/*.wav' --clients 1,4,16
     asr bench chart bench.jsonl --out docs/performance.png
 
 Speed of the hot paths on this machine. Each measurement prints one JSON line (appended to --json FILE too);
@@ -29,6 +30,7 @@ BENCHES = {
     "peak": ("peak", "fp32 matmul GFLOP/s of this machine against the encoder forward's achieved GFLOP/s"),
     "serve": ("serve", "requests/s and p50/p95 latency of asr serve on loopback, batching on and off"),
     "stream": ("stream", "latency (first partial, final) and real-time factor of model.stream() on a simulated clock"),
+    "stream-serve": ("stream_serve", "N concurrent live WebSocket streams against asr serve: final latency, lag"),
     "chart": ("chart", "draw a PNG from the JSON lines that --json appended"),
 }
 
@@ -83,6 +85,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--beam", type=int, default=4, help="beam of the streaming CTC search and its rescoring (default 4)")
     p.add_argument("--limit", type=int, default=0, help="only the first N utterances (default: all)")
     p.add_argument("--threads", type=int, default=1, help="torch intra-op threads (default 1)")
+    p.add_argument("--json", metavar="FILE", help="also append each JSON line to FILE")
+
+    p = sub.add_parser("stream-serve", help=BENCHES["stream-serve"][1], description=BENCHES["stream-serve"][1])
+    p.add_argument("--model", required=True, help="model file to serve")
+    p.add_argument("--audio", nargs="+", required=True, help="audio files, folders or globs: one per stream")
+    p.add_argument("--clients", default="1,4,16", help="concurrent streams, one level after another (default 1,4,16)")
+    p.add_argument("--chunk-ms", type=int, default=None, help="the streams' chunk (default: the server's, 640 ms)")
+    p.add_argument("--threads", type=int, default=None, help="the server's torch threads (default: asr serve's)")
     p.add_argument("--json", metavar="FILE", help="also append each JSON line to FILE")
 
     p = sub.add_parser("chart", help=BENCHES["chart"][1], description=BENCHES["chart"][1])

@@ -44,6 +44,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="require `Authorization: Bearer KEY` on /v1/* (default: $ASR_API_KEY, else none)")
     parser.add_argument("--max-upload-mb", type=float, default=o.max_upload_mb,
                         help=f"largest upload accepted (default {o.max_upload_mb:g})")
+    parser.add_argument("--max-streams", type=int, default=o.max_streams,
+                        help=f"live WebSocket streams open at once; more are refused (default {o.max_streams})")
+    parser.add_argument("--max-stream-s", type=float, default=o.max_stream_s,
+                        help=f"seconds of audio one stream may send (default {o.max_stream_s:g})")
+    parser.add_argument("--stream-idle-s", type=float, default=o.stream_idle_s,
+                        help=f"a stream silent (no frames) this long is closed (default {o.stream_idle_s:g})")
     add_decode_arguments(parser, batch_help=None)
     add_compute_arguments(parser)
     parser._option_string_actions["--threads"].help = (  # noqa: SLF001 - the shared flag, its serving default
@@ -79,17 +85,19 @@ def run(args: argparse.Namespace) -> int:
     from asr.inference.options import TranscribeOptions
     from asr.serve import ServeOptions, create_app, serve_models
 
-    for flag in ("max_batch", "max_queue", "port"):
+    for flag in ("max_batch", "max_queue", "port", "max_streams"):
         if getattr(args, flag) < 1:
             raise UserError(f"--{flag.replace('_', '-')} must be at least 1")
-    if args.max_wait_ms < 0 or args.max_upload_mb <= 0:
-        raise UserError("--max-wait-ms must be 0 or more and --max-upload-mb above 0")
+    if args.max_wait_ms < 0 or args.max_upload_mb <= 0 or args.max_stream_s <= 0 or args.stream_idle_s <= 0:
+        raise UserError("--max-wait-ms must be 0 or more, and --max-upload-mb, --max-stream-s and --stream-idle-s "
+                        "above 0")
     specs = model_specs(args.model)
     if args.threads is not None and args.threads < 1:
         raise UserError(f"--threads must be at least 1, got {args.threads}")
     threads = args.threads or serve_threads()
     options = ServeOptions(max_batch=args.max_batch, max_wait_ms=args.max_wait_ms, api_key=args.api_key or None,
-                           max_upload_mb=args.max_upload_mb, max_queue=args.max_queue)
+                           max_upload_mb=args.max_upload_mb, max_queue=args.max_queue, max_streams=args.max_streams,
+                           max_stream_s=args.max_stream_s, stream_idle_s=args.stream_idle_s)
     base = TranscribeOptions(decode=decode_options(args), precision=args.precision, **fusion_files(args))
     if (args.lm or args.ngram) and len(specs) > 1:
         raise UserError("--lm and --ngram are on one model's units: serve one model with them")
@@ -101,6 +109,7 @@ def run(args: argparse.Namespace) -> int:
     for m in models:
         print(f"serving {m.name} ({specs[m.name]}) at http://{args.host}:{args.port}/v1/audio/transcriptions",
               file=sys.stderr)
+    print(f"live streams (WebSocket, WeNet's protocol): ws://{args.host}:{args.port}/v1/audio/stream", file=sys.stderr)
     print(f"page: http://{args.host}:{args.port}/   health: http://{args.host}:{args.port}/health", file=sys.stderr)
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning", timeout_graceful_shutdown=10)
     return 0

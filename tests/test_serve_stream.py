@@ -416,14 +416,15 @@ def test_recognition_runs_off_the_event_loop(server):
 
 # ---- the real recogniser ---------------------------------------------------------------------------------------
 @pytest.mark.timeout(300)
-def test_the_digit_model_streams_through_the_server_as_it_does_in_the_library(digits_model):
+@pytest.mark.parametrize("which", ["digits_model", "streaming_digits_model"])
+def test_the_digit_model_streams_through_the_server_as_it_does_in_the_library(which, request):
     """The real `Transcriber.stream` in the model process: the finals the server sends are the library's own
-    stream's on the same samples (the server cuts them into other pieces), word times included."""
-    pytest.importorskip("asr.inference.streaming")
+    stream's on the same samples (the server cuts them into other pieces), word times included; with full context
+    (the offline digit model) and chunk by chunk (the one trained with dynamic chunks, 640 ms chunks)."""
     import asr
     from asr.serve import serve_models
 
-    path, heldout = digits_model
+    path, heldout = request.getfixturevalue(which)
     pcm = np.concatenate([sf.read(w, dtype="int16")[0] for w, _ in heldout[:2]])
     library = asr.load_model(path).stream()
     events = library.accept(pcm.astype(np.float32) / 32768) + library.finish()

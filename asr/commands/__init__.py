@@ -104,8 +104,11 @@ def add_stream_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"with --streaming: the encoder's chunk in ms (default {d.chunk_ms:g}; 0: full context)")
     parser.add_argument("--left-chunks", type=int, default=d.left_chunks,
                         help="with --streaming: chunks to the left each chunk sees (default: all of the segment)")
+    parser.add_argument("--final", choices=("search", "rescore"), default=d.final,
+                        help="with --streaming: the final text by the search over the streamed encoder states "
+                             "(default), or by rescoring the streaming CTC search's n-best (WeNet's runtime)")
 
 
 def stream_options(args: argparse.Namespace) -> StreamOptions | None:
     """StreamOptions from --streaming / --chunk-ms / --left-chunks; None without --streaming."""
-    return StreamOptions(args.chunk_ms, args.left_chunks) if args.streaming else None
+    return StreamOptions(args.chunk_ms, args.left_chunks, args.final) if args.streaming else None

@@ -51,8 +51,11 @@ class StreamOptions:
 
     chunk_ms: float = 640.0  # the encoder's chunk; 0: full context (a partial per 640 ms, the offline search at the end)
     left_chunks: int = -1  # chunks to the left each chunk sees; -1: all of the segment
+    final: str = "search"  # the final text: "search" over the streamed encoder states, or "rescore" the n-best
 
     def __post_init__(self) -> None:
+        if self.final not in ("search", "rescore"):
+            raise UserError(f"final must be search or rescore, got {self.final!r}")
         if self.chunk_ms < 0:
             raise UserError(f"chunk_ms must be >= 0 (0: full context), got {self.chunk_ms:g}")
 

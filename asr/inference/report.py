@@ -57,8 +57,10 @@ class Settings:
         if s.chunk_ms <= 0:
             return "streamed with full context: partials by CTC prefix beam search, the final by the search above"
         left = "all of the segment" if s.left_chunks < 0 else f"{s.left_chunks} chunks"
-        return (f"streamed in chunks of {s.chunk_ms:g} ms, left context {left}: CTC prefix beam search per chunk, "
-                f"the n-best rescored with the weights above at each endpoint")
+        final = ("the search above over the streamed encoder states" if s.final == "search" else
+                 "its n-best rescored with the weights above")
+        return (f"streamed in chunks of {s.chunk_ms:g} ms, left context {left}: CTC prefix beam search per chunk "
+                f"(partials), at each endpoint {final}")
 
     @property
     def plain(self) -> bool:
@@ -93,7 +95,8 @@ class Settings:
         tag += f"_lb_{d.length_bonus:g}" if d.length_bonus else ""
         tag += "_hotwords" if "hotwords" in self.weights else ""
         tag += "_plain" if self.plain else ""
-        tag += "" if self.streaming is None else f"_chunk_{self.streaming.chunk_ms:g}"
+        tag += "" if self.streaming is None else f"_chunk_{self.streaming.chunk_ms:g}" + (
+            "_final_rescore" if self.streaming.final == "rescore" else "")
         tag += "" if self.streaming is None or self.streaming.left_chunks < 0 else f"_left_{self.streaming.left_chunks}"
         return tag + ("" if self.max_segment_s is None else f"_seg{self.max_segment_s:g}")
 
@@ -102,7 +105,8 @@ class Settings:
                 "plain_search": self.plain, "guards": list(self.decode.guards),
                 "max_segment_s": self.max_segment_s, "segmenting": self.segmenting, "precision": self.precision,
                 "streaming": None if self.streaming is None else {"chunk_ms": self.streaming.chunk_ms,
-                                                                  "left_chunks": self.streaming.left_chunks},
+                                                                  "left_chunks": self.streaming.left_chunks,
+                                                                  "final": self.streaming.final},
                 "scorers": {"weights": self.weights, "files": self.files}}
 
 

@@ -11,8 +11,9 @@ Chunked (WeNet's U2 runtime): samples -> log-mel frames as soon as their window 
 chunk of c frames at a time through its caches (`Encoder.forward_chunk`; the model trained with dynamic chunks,
 its conv module causal) -> CTC log-probs -> the frame-synchronous CTC prefix beam search
 (`asr.decoding.stream_search`) gives the partial text. At an endpoint (trailing silence after speech, a long
-segment, the end of input) the attention decoder rescores the search's n-best over the segment's encoder states
-for the final text with word times, and the stream starts a new segment (positions and caches from zero, as the
+segment, the end of input) the offline search runs over the segment's streamed encoder states for the final
+text with word times (or, with final="rescore", the attention decoder rescores the prefix search's n-best, as
+WeNet's runtime does), and the stream starts a new segment (positions and caches from zero, as the
 model saw utterances in training).
 
 Full context (chunk_ms 0, and models that can't run chunk by chunk): each update encodes the segment so far
@@ -40,6 +41,10 @@ from asr.inference.timestamps import align_words
 from asr.model.encoder import EncoderCache
 
 FULL_UPDATE_S = 0.64  # full context: a partial per this much new audio
+# The final text at an endpoint: "search" runs the offline search (`DecodeOptions.search`, joint CTC/attention by
+# default) over the segment's streamed encoder states; "rescore" is WeNet's attention rescoring of the streaming
+# CTC search's n-best (cheaper on long segments; AN4 test at 640 ms: recipes/an4/RESULTS.md).
+FINALS = ("search", "rescore")
 
 
 @dataclass
@@ -60,9 +65,12 @@ class Stream:
     """One live input. Not thread-safe: one stream per connection; streams share the model read-only."""
 
     def __init__(self, transcriber, chunk: int, left_chunks: int, opts: TranscribeOptions, fusion: Fusion | None,
-                 endpoint_rule: EndpointRule | None = None) -> None:
+                 endpoint_rule: EndpointRule | None = None, final: str = "search") -> None:
         self.t, self.net, self.opts, self.fusion = transcriber, transcriber.net, opts, fusion
         self.chunk, self.left_chunks = chunk, left_chunks
+        if final not in FINALS:
+            raise ValueError(f"final must be one of {FINALS}, got {final!r}")
+        self.final = final
         self.rule = endpoint_rule or EndpointRule()
         self.scorers = search.stream_scorers(fusion, opts.decode, transcriber.device)
         front = self.net.cfg.frontend
@@ -150,8 +158,12 @@ class Stream:
         enc = torch.cat(self.enc, dim=1)  # (1, T', D)
         log_probs = torch.cat(self.log_probs)  # (T', V)
         lens = torch.tensor([enc.shape[1]], device=enc.device)
-        tokens = rescore_final(self.net, enc, lens, log_probs[None].to(enc.device), self.state,
-                                      self.opts.decode, self.fusion)
+        if self.final == "rescore":
+            tokens = rescore_final(self.net, enc, lens, log_probs[None].to(enc.device), self.state,
+                                   self.opts.decode, self.fusion)
+        else:
+            tokens = recognise_encoded(self.net, enc, lens, self.opts.decode, None, self.fusion,
+                                       log_probs=log_probs[None].to(enc.device)).tokens[0]
         event = self._final_event(tokens, log_probs)
         self.seg_frame += self.frames_done
         self.frames_done = 0
@@ -218,7 +230,7 @@ def stream_source(transcriber, name: str, src, opts: TranscribeOptions) -> Trans
     (640 ms for full context) -> a Transcript whose segments are the stream's final texts."""
     started = time.perf_counter()
     s = opts.streaming
-    stream = transcriber.stream(s.chunk_ms, s.left_chunks, **_flat(opts))
+    stream = transcriber.stream(s.chunk_ms, s.left_chunks, final=s.final, **_flat(opts))
     wave = src.read_seconds(0.0, src.duration, transcriber.sample_rate)
     piece = round((s.chunk_ms or FULL_UPDATE_S * 1000) / 1000 * transcriber.sample_rate)
     events = [e for i in range(0, len(wave), piece) for e in stream.accept(wave[i : i + piece])]

@@ -146,11 +146,13 @@ class Transcriber:
         return self.net.cfg.streams
 
     def stream(self, chunk_ms: float | None = None, left_chunks: int = -1, endpoint: EndpointRule | None = None,
-               **options) -> Stream:
+               final: str = "search", **options) -> Stream:
         """A live input (`asr.inference.streaming`): `accept(samples)` pieces of any size, then `finish()`, each
         returning partial and final StreamEvents. chunk_ms: the encoder's chunk (None: 640 ms for a model that
         streams, else full context; 0: full context); left_chunks: chunks to the left each chunk sees (-1: all of
-        the segment); endpoint: when a segment ends (None: WeNet's rules, `EndpointRule`). Keyword options as
+        the segment); endpoint: when a segment ends (None: WeNet's rules, `EndpointRule`); final: how its final text is
+        found ("search": the offline search over the streamed encoder states; "rescore": the attention decoder
+        rescores the streaming CTC search's n-best, WeNet's runtime). Keyword options as
         `transcribe`'s (beam, ctc_weight, hotwords, lm, ...)."""
         opts = TranscribeOptions.of(**options)
         if chunk_ms is None:
@@ -160,7 +162,7 @@ class Transcriber:
                             f"reads ahead, or it uses relative positions or per-utterance CMN); use chunk_ms 0 "
                             f"(full context) or a streaming recipe's model (recipes/an4/streaming.yaml)")
         chunk = chunk_frames(chunk_ms, self.clock.frame_s * 1000)
-        return Stream(self, chunk, left_chunks, opts, self.fusion(opts), endpoint)
+        return Stream(self, chunk, left_chunks, opts, self.fusion(opts), endpoint, final)
 
     def transcribe(
         self, audio: str | Path | np.ndarray | torch.Tensor | list[str | Path], sample_rate: int | None = None,

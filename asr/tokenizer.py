@@ -60,7 +60,7 @@ class TableTokenizer:
         units = [u for u in units if u not in (SPECIALS[0], SPECIALS[1])]
         if self.kind == "word":
             return " ".join(units)
-        return "".join(units).replace("|", " ").strip()
+        return " ".join("".join(units).replace("|", " ").split())  # a dropped letter leaves no double space
 
     def id_to_piece(self, i: int) -> str:
         return self.units[i]

@@ -80,8 +80,8 @@ class Stream:
         self.samples = np.zeros(0, np.float32)  # not yet in a log-mel frame (from the next frame's start)
         self.feats = torch.zeros(0, front.n_mels)  # (T, F) log-mel frames not yet encoded (chunked mode)
         self.heard = 0  # samples received
-        self.seg_frame = 0  # the segment's first log-mel frame, counted from the stream's start
-        self.frames_done = 0  # log-mel frames encoded so far (chunked) / in the segment (full)
+        self.seg_frame: float = 0  # the segment's first log-mel frame, counted from the stream's start
+        self.frames_done: float = 0  # log-mel frames encoded so far (chunked) / in the segment (full)
         self._new_segment()
 
     def _new_segment(self) -> None:
@@ -194,7 +194,7 @@ class Stream:
         enc, lens, log_probs = encoded or self._encode_whole()
         rec = recognise_encoded(self.net, enc, lens, self.opts.decode, self.t.tokenizer, self.fusion,
                                 log_probs=log_probs)
-        self.frames_done = int(num_frames(torch.tensor(len(self.seg_samples)), self.net.cfg.frontend))
+        self.frames_done = len(self.seg_samples) / self.hop  # the next segment starts at the next sample
         event = self._final_event(rec.tokens[0], rec.posteriors(0).cpu())
         self.seg_frame += self.frames_done
         self.frames_done = 0
@@ -216,9 +216,9 @@ class Stream:
             words = align_words(log_probs, tokens, self.t.tokenizer, self.t.clock, start,
                                 calibration=self.t.calibration)
         text = self.t.tokenizer.decode(tokens)
-        return StreamEvent(True, text, words, start, self.heard / self._rate())
+        return StreamEvent(True, text, words, start, self._seconds(self.seg_frame + self.frames_done))
 
-    def _seconds(self, frame: int) -> float:
+    def _seconds(self, frame: float) -> float:
         return round(frame * self.hop / self._rate(), 3)
 
     def _rate(self) -> int:

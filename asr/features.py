@@ -37,11 +37,12 @@ class FrontendConfig:
 
 def num_frames(samples: Tensor, cfg: FrontendConfig) -> Tensor:
     """Frames T for S samples under `center=False`: floor((S - win) / hop) + 1, at least 0."""
-    win, hop = _win_hop(cfg)
+    win, hop = win_hop(cfg)
     return torch.clamp(torch.div(samples - win, hop, rounding_mode="floor") + 1, min=0)
 
 
-def _win_hop(cfg: FrontendConfig) -> tuple[int, int]:
+def win_hop(cfg: FrontendConfig) -> tuple[int, int]:
+    """(window, hop) in samples."""
     return round(cfg.sample_rate * cfg.win_ms / 1000), round(cfg.sample_rate * cfg.hop_ms / 1000)
 
 
@@ -51,7 +52,7 @@ class LogMel(nn.Module):
     def __init__(self, cfg: FrontendConfig) -> None:
         super().__init__()
         self.cfg = cfg
-        win, hop = _win_hop(cfg)
+        win, hop = win_hop(cfg)
         self.mel = torchaudio.transforms.MelSpectrogram(
             sample_rate=cfg.sample_rate, n_fft=max(cfg.n_fft, win), win_length=win, hop_length=hop,
             n_mels=cfg.n_mels, center=False, power=2.0, f_max=cfg.f_max or None,
@@ -59,7 +60,7 @@ class LogMel(nn.Module):
 
     def forward(self, wave: Tensor, lens: Tensor, warp: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """warp (B,): VTLP factors, one per utterance (see `vtlp_warp`); None: no warp."""
-        win, _ = _win_hop(self.cfg)
+        win, _ = win_hop(self.cfg)
         if wave.shape[1] < win:  # shorter than one window: pad so the STFT runs; lengths say 0 frames
             wave = nn.functional.pad(wave, (0, win - wave.shape[1]))
         extra = self.mel.n_fft - win

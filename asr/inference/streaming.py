@@ -34,7 +34,7 @@ from asr.decoding import stream_search as search
 from asr.decoding.endpoint import EndpointRule, endpoint, rescore_final
 from asr.decoding.fusion import Fusion
 from asr.decoding.recognition import recognise_encoded
-from asr.features import num_frames
+from asr.features import num_frames, win_hop
 from asr.inference.options import TranscribeOptions
 from asr.inference.results import SegmentResult, Transcript, Word
 from asr.inference.timestamps import align_words
@@ -74,7 +74,7 @@ class Stream:
         self.rule = endpoint_rule or EndpointRule()
         self.scorers = search.stream_scorers(fusion, opts.decode, transcriber.device)
         front = self.net.cfg.frontend
-        self.hop = round(front.sample_rate * front.hop_ms / 1000)
+        self.win, self.hop = win_hop(front)  # samples
         self.step, self.field = self.net.encoder.stride()
         self.frame_ms = front.hop_ms * self.step
         self.samples = np.zeros(0, np.float32)  # not yet in a log-mel frame (from the next frame's start)
@@ -130,14 +130,10 @@ class Stream:
         if n == 0:
             self.samples = buf
             return
-        wave = torch.from_numpy(buf[: (n - 1) * self.hop + self._win()])[None]
+        wave = torch.from_numpy(buf[: (n - 1) * self.hop + self.win])[None]
         feats, _ = self.net.features(wave.to(self.t.device), torch.tensor([wave.shape[1]], device=self.t.device))
         self.feats = torch.cat([self.feats, self.net.cmvn(feats)[0, :n].cpu()])
         self.samples = buf[n * self.hop:]
-
-    def _win(self) -> int:
-        front = self.net.cfg.frontend
-        return round(front.sample_rate * front.win_ms / 1000)
 
     def _encode(self, feats: Tensor, advance: int, may_end: bool = True) -> list[StreamEvent]:
         """One chunk of log-mel frames (T, F) through the encoder and the search; `advance` frames are consumed."""
@@ -230,7 +226,7 @@ def stream_source(transcriber, name: str, src, opts: TranscribeOptions) -> Trans
     (640 ms for full context) -> a Transcript whose segments are the stream's final texts."""
     started = time.perf_counter()
     s = opts.streaming
-    stream = transcriber.stream(s.chunk_ms, s.left_chunks, final=s.final, **_flat(opts))
+    stream = transcriber.open_stream(opts, s.chunk_ms, s.left_chunks, final=s.final)
     wave = src.read_seconds(0.0, src.duration, transcriber.sample_rate)
     piece = round((s.chunk_ms or FULL_UPDATE_S * 1000) / 1000 * transcriber.sample_rate)
     events = [e for i in range(0, len(wave), piece) for e in stream.accept(wave[i : i + piece])]
@@ -240,8 +236,3 @@ def stream_source(transcriber, name: str, src, opts: TranscribeOptions) -> Trans
     return Transcript(text, segments, round(src.duration, 3), name, transcriber.name, time.perf_counter() - started,
                       no_speech=not text)
 
-
-def _flat(opts: TranscribeOptions) -> dict:
-    """TranscribeOptions -> the flat keywords `Transcriber.stream` takes (`TranscribeOptions.of`)."""
-    return {"decode": opts.decode, "word_timestamps": opts.word_timestamps, "lm": opts.lm, "ngram": opts.ngram,
-            "hotwords": opts.hotwords, "hotword_bonus": opts.hotword_bonus, "precision": opts.precision}

@@ -154,7 +154,11 @@ class Transcriber:
         found ("search": the offline search over the streamed encoder states; "rescore": the attention decoder
         rescores the streaming CTC search's n-best, WeNet's runtime). Keyword options as
         `transcribe`'s (beam, ctc_weight, hotwords, lm, ...)."""
-        opts = TranscribeOptions.of(**options)
+        return self.open_stream(TranscribeOptions.of(**options), chunk_ms, left_chunks, endpoint, final)
+
+    def open_stream(self, opts: TranscribeOptions, chunk_ms: float | None = None, left_chunks: int = -1,
+                    endpoint: EndpointRule | None = None, final: str = "search") -> Stream:
+        """`stream` with the options already gathered in a TranscribeOptions."""
         if chunk_ms is None:
             chunk_ms = 640 if self.can_stream else 0
         if chunk_ms > 0 and not self.can_stream:

@@ -61,7 +61,9 @@ class LogMel(nn.Module):
     def forward(self, wave: Tensor, lens: Tensor, warp: Tensor | None = None) -> tuple[Tensor, Tensor]:
         """warp (B,): VTLP factors, one per utterance (see `vtlp_warp`); None: no warp."""
         win, _ = win_hop(self.cfg)
-        if wave.shape[1] < win:  # shorter than one window: pad so the STFT runs; lengths say 0 frames
+        if torch.compiler.is_exporting():  # one graph for every length (asr.export.onnx): pad by a symbolic amount
+            wave = nn.functional.pad(wave, (0, torch.sym_max(0, win - wave.shape[1])))
+        elif wave.shape[1] < win:  # shorter than one window: pad so the STFT runs; lengths say 0 frames
             wave = nn.functional.pad(wave, (0, win - wave.shape[1]))
         extra = self.mel.n_fft - win
         if extra > 0:  # the window sits centred in a longer FFT: pad so frame t still starts at t * hop (T unchanged)

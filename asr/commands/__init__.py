@@ -24,6 +24,13 @@ def add_compute_arguments(parser: argparse.ArgumentParser) -> None:
                         help="CPU threads for torch (default: torch's choice, one per core); 1 on a busy machine")
 
 
+def add_backend_argument(parser: argparse.ArgumentParser) -> None:
+    """--backend: which runtime runs --model (a PyTorch model file, or a folder from `asr export --format onnx`)."""
+    parser.add_argument("--backend", default="auto", choices=("auto", "torch", "onnxruntime"),
+                        help="torch: a model file; onnxruntime: a folder from `asr export --format onnx` "
+                             "(pip install asr[onnx]); auto: by what --model is (default auto)")
+
+
 def apply_compute_arguments(args: argparse.Namespace) -> None:
     """Set torch's thread count from --threads (imports torch: call it when the command runs)."""
     from asr.errors import UserError

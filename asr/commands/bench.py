@@ -8,6 +8,7 @@
     asr bench serve --size small --audio ../shared/data/fsdd/recordings --clients 1,4,16
     asr bench stream --model exp/an4-streaming/model.pt --manifest data/an4/test_cuts.jsonl.gz --chunk-ms 160,640,0
     asr bench stream-serve --model exp/an4-streaming/model.pt --audio 'test/*.wav' --clients 1,4,16
+    asr bench onnx --model exp/an4/model.pt --manifest data/an4/test_cuts.jsonl.gz   # eager vs onnxruntime
     asr bench chart bench.jsonl --out docs/performance.png
 
 Speed of the hot paths on this machine. Each measurement prints one JSON line (appended to --json FILE too);
@@ -31,6 +32,7 @@ BENCHES = {
     "serve": ("serve", "requests/s and p50/p95 latency of asr serve on loopback, batching on and off"),
     "stream": ("stream", "latency (first partial, final) and real-time factor of model.stream() on a simulated clock"),
     "stream-serve": ("stream_serve", "N concurrent live WebSocket streams against asr serve: final latency, lag"),
+    "onnx": ("onnx", "eager PyTorch against onnxruntime fp32 and int8: RTF, speed-up, WER, file size, peak memory"),
     "chart": ("chart", "draw a PNG from the JSON lines that --json appended"),
 }
 
@@ -93,6 +95,21 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--clients", default="1,4,16", help="concurrent streams, one level after another (default 1,4,16)")
     p.add_argument("--chunk-ms", type=int, default=None, help="the streams' chunk (default: the server's, 640 ms)")
     p.add_argument("--threads", type=int, default=None, help="the server's torch threads (default: asr serve's)")
+    p.add_argument("--json", metavar="FILE", help="also append each JSON line to FILE")
+
+    p = sub.add_parser("onnx", help=BENCHES["onnx"][1], description=BENCHES["onnx"][1])
+    add_model_arguments(p)
+    p.add_argument("--model", help="model file (default: --size with random weights)")
+    p.add_argument("--manifest", help="with --model: also decode this test set per backend (WER, RTF)")
+    p.add_argument("--batch", default="1,16", help="batch sizes of the network timing, comma-separated (default 1,16)")
+    p.add_argument("--threads", default="1,2", help="intra-op threads, comma-separated (default 1,2)")
+    p.add_argument("--seconds", type=float, default=5.0, help="audio per utterance in the network timing (default 5)")
+    p.add_argument("--tokens", type=int, default=20, help="greedy decoder steps per utterance (default 20)")
+    p.add_argument("--beam", type=int, default=4, help="the test set's joint beam (default 4)")
+    p.add_argument("--pipeline-batch", default="1,16", help="batch sizes of the test set's decoding (default 1,16)")
+    p.add_argument("--steps", type=int, default=5, help="timed runs per backend; the median (default 5)")
+    p.add_argument("--warmup", type=int, default=2, help="untimed runs first (default 2)")
+    p.add_argument("--out", help="keep the exported folders here (default: a temporary folder)")
     p.add_argument("--json", metavar="FILE", help="also append each JSON line to FILE")
 
     p = sub.add_parser("chart", help=BENCHES["chart"][1], description=BENCHES["chart"][1])

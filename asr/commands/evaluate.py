@@ -25,13 +25,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from asr.commands import (add_compute_arguments, add_decode_arguments, add_stream_arguments, apply_compute_arguments,
-                          decode_options, stream_options,
-                          fusion_files, warn_if_precision_is_slow)
+from asr.commands import (add_backend_argument, add_compute_arguments, add_decode_arguments, add_stream_arguments,
+                          apply_compute_arguments, decode_options, fusion_files, stream_options,
+                          warn_if_precision_is_slow)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--model", required=True, help="model file from `asr export`")
+    parser.add_argument("--model", required=True, help="model file from `asr export`, or a folder from `asr export --format onnx`")
     parser.add_argument("--manifest", required=True, action="append",
                         help="lhotse cuts or NeMo JSON-lines manifest: a test set (repeat to score several together)")
     parser.add_argument("--json", help="write the summary as JSON here")
@@ -43,6 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_decode_arguments(parser, batch_help="utterances decoded together")
     add_stream_arguments(parser)
     add_compute_arguments(parser)
+    add_backend_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -62,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     warn_if_precision_is_slow(args)
     apply_compute_arguments(args)
     sets = load_test_sets(args.manifest)
-    model = load_model(args.model, args.device)
+    model = load_model(args.model, args.device, args.backend)
     opts = TranscribeOptions(decode=decode_options(args), batch_size=args.batch_size, word_timestamps=False,
                              precision=args.precision, streaming=stream_options(args), **fusion_files(args))
     fusion = model.fusion(opts)  # loaded before the clock starts: the RTF is the search's, not file reading

@@ -21,7 +21,7 @@ import os
 import sys
 from pathlib import Path
 
-from asr.commands import add_compute_arguments, add_decode_arguments, decode_options
+from asr.commands import add_backend_argument, add_compute_arguments, add_decode_arguments, decode_options
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,7 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     o = ServeOptions()
     parser.add_argument("--model", action="append", required=True, metavar="[NAME=]PATH",
-                        help="model file from `asr export`, served as NAME; repeat to serve several")
+                        help="model file from `asr export` (or a folder from `asr export --format onnx`), served as "
+                             "NAME; repeat to serve several")
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)")
     parser.add_argument("--port", type=int, default=8000, help="(default 8000)")
@@ -52,6 +53,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help=f"a stream silent (no frames) this long is closed (default {o.stream_idle_s:g})")
     add_decode_arguments(parser, batch_help=None)
     add_compute_arguments(parser)
+    add_backend_argument(parser)
     parser._option_string_actions["--threads"].help = (  # noqa: SLF001 - the shared flag, its serving default
         "torch threads of each model's process (default: one fewer than the cores, at least 1)")
 
@@ -67,8 +69,9 @@ def model_specs(values: list[str]) -> dict[str, Path]:
         if not sep or not name or "/" in name:
             name, path = "", value
         p = Path(path)
-        if not p.is_file():
-            raise UserError(f"--model {value}: no such file; give a model file from `asr export`")
+        if not p.is_file() and not (p / "model.json").is_file():
+            raise UserError(f"--model {value}: no such file; give a model file from `asr export` (or a folder from "
+                            f"`asr export --format onnx`)")
         name = name or (p.parent.name if p.stem == "model" and p.parent.name else p.stem)
         if name in out:
             raise UserError(f"two models are served as {name!r}; name them: --model NAME=PATH")
@@ -104,7 +107,7 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     torch.set_num_threads(1)  # this process only reads and cuts uploads; the models run in their own
-    models = serve_models(specs, options, {name: base for name in specs}, args.device, threads)
+    models = serve_models(specs, options, {name: base for name in specs}, args.device, threads, args.backend)
     app = create_app(models, options)
     for m in models:
         print(f"serving {m.name} ({specs[m.name]}) at http://{args.host}:{args.port}/v1/audio/transcriptions",

@@ -29,9 +29,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from asr.commands import (add_compute_arguments, add_decode_arguments, add_stream_arguments, apply_compute_arguments,
-                          decode_options, stream_options,
-                          fusion_files, warn_if_precision_is_slow)
+from asr.commands import (add_backend_argument, add_compute_arguments, add_decode_arguments, add_stream_arguments,
+                          apply_compute_arguments, decode_options, fusion_files, stream_options,
+                          warn_if_precision_is_slow)
 from asr.inference.options import SegmentOptions
 
 FORMAT_CHOICES = ("txt", "json", "srt", "vtt", "tsv", "all")
@@ -39,7 +39,7 @@ FORMAT_CHOICES = ("txt", "json", "srt", "vtt", "tsv", "all")
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("paths", nargs="+", metavar="PATH", help="audio files, folders or globs")
-    parser.add_argument("--model", required=True, help="model file from `asr export`")
+    parser.add_argument("--model", required=True, help="model file from `asr export`, or a folder from `asr export --format onnx`")
     parser.add_argument("--output-dir", help="write <name>.<format> files here, mirroring the input folders, "
                                              "instead of printing; inputs that would write the same file keep "
                                              "their extension (x.wav.txt, x.mp3.txt; then x.wav.2.txt, ... in "
@@ -48,6 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_decode_arguments(parser)
     add_stream_arguments(parser)
     add_compute_arguments(parser)
+    add_backend_argument(parser)
     seg = SegmentOptions()
     parser.add_argument("--max-segment", type=float, default=seg.max_segment_s,
                         help="longest segment in seconds; longer speech is cut at its quietest point "
@@ -85,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"note: {note}", file=sys.stderr)
     warn_if_precision_is_slow(args)
     apply_compute_arguments(args)
-    model = load_model(args.model, args.device)
+    model = load_model(args.model, args.device, args.backend)
     card = model_card(model.net, model.tokenizer, model.meta)
     opts = TranscribeOptions(
         decode=decode_options(args), batch_size=args.batch_size, **fusion_files(args),

@@ -22,14 +22,14 @@ from torch import Tensor
 from asr.decoding.options import DecodeOptions, Hypothesis
 from asr.decoding.rules import ceil_int, eos_rules, length_limits, normalised
 from asr.decoding.scorers import Scorer, Step, joint_scorers
-from asr.model.asr_model import ASRModel
+from asr.model.network import Network
 from asr.tokenizer import BLANK, SOS_EOS
 
 NEG_INF = float("-inf")
 
 
 @torch.no_grad()
-def beam_search(model: ASRModel, enc: Tensor, enc_lens: Tensor, opts: DecodeOptions,
+def beam_search(model: Network, enc: Tensor, enc_lens: Tensor, opts: DecodeOptions,
                 scorers: dict[str, tuple[Scorer, float]] | None = None) -> list[list[Hypothesis]]:
     """enc (B, T', D), enc_lens (B,) -> per utterance up to `beam` hypotheses, best first.
 

@@ -13,7 +13,7 @@ from asr.decoding.fusion import Fusion
 from asr.decoding.options import DecodeOptions
 from asr.decoding.rescore import joint_log_prob
 from asr.decoding.stream_search import StreamSearchState, best_tokens, nbest
-from asr.model.asr_model import ASRModel
+from asr.model.network import Network
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ def endpoint(state: StreamSearchState, rule: EndpointRule, frame_ms: float) -> b
 
 
 @torch.no_grad()
-def rescore_final(model: ASRModel, enc: Tensor, enc_lens: Tensor, log_probs: Tensor, state: StreamSearchState,
+def rescore_final(model: Network, enc: Tensor, enc_lens: Tensor, log_probs: Tensor, state: StreamSearchState,
                   opts: DecodeOptions, fusion: Fusion | None = None) -> list[int]:
     """WeNet's attention rescoring of the streaming search's `opts.beam` best: enc (1, T', D), enc_lens (1,),
     log_probs (1, T', V) of the whole utterance -> the token ids of the hypothesis with the highest joint score

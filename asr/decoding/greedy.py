@@ -11,12 +11,12 @@ from torch import Tensor
 
 from asr.decoding.options import DecodeOptions
 from asr.decoding.rules import eos_rules, length_limits
-from asr.model.asr_model import ASRModel
+from asr.model.network import Network
 from asr.tokenizer import BLANK, SOS_EOS
 
 
 @torch.no_grad()
-def greedy_search(model: ASRModel, enc: Tensor, enc_lens: Tensor, opts: DecodeOptions) -> list[list[int]]:
+def greedy_search(model: Network, enc: Tensor, enc_lens: Tensor, opts: DecodeOptions) -> list[list[int]]:
     """enc (B, T', D), enc_lens (B,) -> token ids per utterance, without <sos>/<eos>. `opts.beam` is ignored."""
     B = enc.shape[0]
     limits = length_limits(enc_lens, opts)

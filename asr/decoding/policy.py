@@ -29,11 +29,12 @@ from asr.decoding.options import DecodeOptions, Hypothesis
 from asr.decoding.rescore import attention_rescoring, ctc_nll, joint_log_prob
 from asr.decoding.rules import normalised, repeating
 from asr.decoding.scorers import joint_scorers
-from asr.model.asr_model import ASRModel, pad_targets
+from asr.model.asr_model import pad_targets
+from asr.model.network import Network
 
 
 @torch.no_grad()
-def decode_encoded(model: ASRModel, enc: Tensor, enc_lens: Tensor, opts: DecodeOptions,
+def decode_encoded(model: Network, enc: Tensor, enc_lens: Tensor, opts: DecodeOptions,
                    log_probs: Tensor | None = None, fusion: Fusion | None = None) -> list[list[int]]:
     """enc (B, T', D), enc_lens (B,) [, CTC log-probs (B, T', V)] -> the best token ids per utterance.
     `fusion`: language models / hotwords to add to the score (not used by the greedy search)."""
@@ -60,7 +61,7 @@ def decode_encoded(model: ASRModel, enc: Tensor, enc_lens: Tensor, opts: DecodeO
     return [loop_check(h, c, opts, p) for h, c, p in zip(hyps, ctc_best, plausible)]
 
 
-def search_error_check(model: ASRModel, nbest: list[list[Hypothesis]], ctc_best: list[list[int]], enc: Tensor,
+def search_error_check(model: Network, nbest: list[list[Hypothesis]], ctc_best: list[list[int]], enc: Tensor,
                        enc_lens: Tensor, log_probs: Tensor, opts: DecodeOptions,
                        fusion: Fusion | None = None) -> list[list[int]]:
     """The beam keeps `beam` prefixes; on input far from its training data the attention decoder can push the

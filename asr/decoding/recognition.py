@@ -21,7 +21,7 @@ from asr.decoding.ctc_path import token_spans
 from asr.decoding.fusion import Fusion
 from asr.decoding.options import DecodeOptions
 from asr.decoding.policy import decode_encoded
-from asr.model.asr_model import ASRModel
+from asr.model.network import Network
 from asr.tokenizer import Tokenizer
 
 
@@ -44,7 +44,7 @@ class Recognition:
         return token_spans(self.posteriors(b), self.tokens[b])
 
 
-def recognise_encoded(net: ASRModel, enc: Tensor, enc_lens: Tensor, opts: DecodeOptions,
+def recognise_encoded(net: Network, enc: Tensor, enc_lens: Tensor, opts: DecodeOptions,
                       tokenizer: Tokenizer | None = None, fusion: Fusion | None = None,
                       log_probs: Tensor | None = None) -> Recognition:
     """Encoder states (B, T', D) and lengths (B,) -> Recognition. `log_probs` (B, T', V): CTC's, when the caller
@@ -57,7 +57,7 @@ def recognise_encoded(net: ASRModel, enc: Tensor, enc_lens: Tensor, opts: Decode
     return Recognition(enc, enc_lens, log_probs, tokens, texts)
 
 
-def recognise(net: ASRModel, wave: Tensor, wave_lens: Tensor, opts: DecodeOptions,
+def recognise(net: Network, wave: Tensor, wave_lens: Tensor, opts: DecodeOptions,
               tokenizer: Tokenizer | None = None, fusion: Fusion | None = None, bf16: bool = False) -> Recognition:
     """Audio (B, S) at the model's rate, lengths (B,) -> Recognition. The model runs in eval mode for the call (no
     dropout, no SpecAugment) and is left in the mode it was in; `bf16` runs the network under bf16 autocast."""
@@ -71,6 +71,6 @@ def recognise(net: ASRModel, wave: Tensor, wave_lens: Tensor, opts: DecodeOption
         net.train(was_training)
 
 
-def decode(model: ASRModel, wave: Tensor, wave_lens: Tensor, opts: DecodeOptions) -> list[list[int]]:
+def decode(model: Network, wave: Tensor, wave_lens: Tensor, opts: DecodeOptions) -> list[list[int]]:
     """wave (B, S), wave_lens (B,) -> the best token ids per utterance (`recognise` without the rest)."""
     return recognise(model, wave, wave_lens, opts).tokens

@@ -16,13 +16,14 @@ from asr.decoding.beam import beam_search
 from asr.decoding.fusion import Fusion
 from asr.decoding.options import DecodeOptions
 from asr.decoding.scorers import CTCScorer
-from asr.model.asr_model import IGNORE, ASRModel, decoder_io, pad_targets
+from asr.model.asr_model import IGNORE, decoder_io, pad_targets
+from asr.model.network import Network
 from asr.tokenizer import BLANK
 
 
 @torch.no_grad()
 def joint_log_prob(
-    model: ASRModel, enc: Tensor, enc_lens: Tensor, ctc_log_probs: Tensor, seqs: list[list[int]],
+    model: Network, enc: Tensor, enc_lens: Tensor, ctc_log_probs: Tensor, seqs: list[list[int]],
     opts: DecodeOptions, fusion: Fusion | None = None
 ) -> Tensor:
     """enc (B, T', D), enc_lens (B,), ctc_log_probs (B, T', V), one token sequence per utterance -> (B,)."""
@@ -50,7 +51,7 @@ def ctc_nll(log_probs: Tensor, enc_lens: Tensor, y: Tensor, y_lens: Tensor) -> T
 
 @torch.no_grad()
 def attention_rescoring(
-    model: ASRModel, enc: Tensor, enc_lens: Tensor, ctc_log_probs: Tensor, opts: DecodeOptions,
+    model: Network, enc: Tensor, enc_lens: Tensor, ctc_log_probs: Tensor, opts: DecodeOptions,
     fusion: Fusion | None = None
 ) -> list[list[int]]:
     """WeNet's attention rescoring: a CTC prefix beam search proposes `opts.beam` hypotheses per utterance, and

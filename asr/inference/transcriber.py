@@ -45,6 +45,7 @@ from asr.inference.segments import Segment, find_segments
 from asr.inference.streaming import Stream, chunk_frames, stream_source
 from asr.inference.timestamps import align_words
 from asr.model.asr_model import ASRModel
+from asr.model.network import Network
 from asr.model.clock import FrameClock
 from asr.model.io import load_model_file
 from asr.tokenizer import Tokenizer
@@ -104,10 +105,10 @@ Opener = Callable[[], AudioSource]
 
 
 class Transcriber:
-    """A loaded model file ready to transcribe: the network (`net`, an `ASRModel`), its tokenizer and metadata.
-    Build with `asr.load_model(path)`."""
+    """A loaded model ready to transcribe: the network (`net`: an `ASRModel`, or an exported folder's `OnnxNetwork`,
+    both `asr.model.network.Network`), its tokenizer and metadata. Build with `asr.load_model(path)`."""
 
-    def __init__(self, net: ASRModel, tokenizer: Tokenizer, meta: dict, name: str = "") -> None:
+    def __init__(self, net: Network, tokenizer: Tokenizer, meta: dict, name: str = "") -> None:
         self.net = net.eval()
         self.tokenizer = tokenizer
         self.meta = meta
@@ -120,7 +121,11 @@ class Transcriber:
 
     @property
     def device(self) -> torch.device:
-        return next(self.net.parameters()).device
+        return self.net.device
+
+    @property
+    def backend(self) -> str:
+        return "torch" if isinstance(self.net, ASRModel) else "onnxruntime"
 
     def fusion(self, opts: TranscribeOptions) -> Fusion | None:
         """The LM / n-gram / hotwords `opts` names. The LMs are loaded once and kept while the same files are
@@ -309,6 +314,9 @@ class Transcriber:
         forced `text` (teacher forcing)."""
         from asr.plots import attention_maps
 
+        if self.backend != "torch":
+            raise UserError(f"{self.name}: an exported (ONNX) folder holds no attention weights; draw the pictures "
+                            f"from the PyTorch model file it was exported from")
         job, rec = self.recognise_whole(name, opener, opts)
         tokens = rec.tokens[0] if text is None else self.tokenizer.encode(text)
         return attention_maps(self.net, self.tokenizer, job.wave, tokens, text)
@@ -348,11 +356,31 @@ def _check_samples(name: str, src: AudioSource, levels: Levels) -> None:
                         f"at {levels.first_nonfinite_s:.3f} s); the file is damaged: repair or re-export it")
 
 
-def load_model(path: str | Path, device: str | torch.device = "cpu") -> Transcriber:
-    """Load a model file written by `asr export` (or `asr.model.io.save_model`). Raises UserError if unusable."""
+BACKENDS = ("auto", "torch", "onnxruntime")
+
+
+def load_model(path: str | Path, device: str | torch.device = "cpu", backend: str = "auto") -> Transcriber:
+    """Load a model file written by `asr export` (or `asr.model.io.save_model`), or a folder written by `asr export
+    --format onnx` (run by onnxruntime). backend: "auto" (by what `path` is), "torch" or "onnxruntime" (then `path`
+    must be of that kind). Raises UserError if unusable."""
+    from asr.runtime.onnx_net import is_onnx_folder, load_onnx_folder
+
     device = torch.device(device)
+    folder = is_onnx_folder(path)
+    if backend == "onnxruntime" and not folder:
+        raise UserError(f"{path}: --backend onnxruntime runs an exported folder; write one with "
+                        f"`asr export {path} --format onnx --out DIR` and give DIR")
+    if backend == "torch" and folder:
+        raise UserError(f"{path} is an exported (ONNX) folder: run it with --backend onnxruntime (or auto), or "
+                        f"give the PyTorch model file it was exported from")
+    if backend not in BACKENDS:
+        raise UserError(f"--backend {backend}: unknown; choose one of {', '.join(BACKENDS)}")
     if device.type == "cuda" and not torch.cuda.is_available():
         raise UserError("--device cuda was asked for but no CUDA GPU is visible; use --device cpu")
+    if folder:
+        if device.type != "cpu":
+            raise UserError(f"{path}: an exported folder runs on onnxruntime's CPU provider here; use --device cpu")
+        net, tokenizer, meta = load_onnx_folder(path)
+        return Transcriber(net, tokenizer, meta, name=Path(path).name)
     net, tokenizer, meta = load_model_file(path, device)
     return Transcriber(net, tokenizer, meta, name=Path(path).name)
-

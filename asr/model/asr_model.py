@@ -50,6 +50,10 @@ class ASRModel(nn.Module):
         self.decoder = Decoder(cfg)
         self.ctc = nn.Linear(cfg.d_model, cfg.vocab_size)
 
+    @property
+    def device(self) -> torch.device:
+        return next(self.parameters()).device
+
     def frontend(self, wave: Tensor, wave_lens: Tensor) -> tuple[Tensor, Tensor]:
         """(B, S), (B,) -> normalised (and, in training, augmented) log-mel (B, T, F), (B,)."""
         spread = self.cfg.frontend.vtlp

@@ -86,7 +86,9 @@ class ConvSubsampling(nn.Module):
         return lens.clamp(min=1)  # an utterance shorter than the receptive field still gets one frame
 
     def forward(self, x: Tensor, lens: Tensor) -> tuple[Tensor, Tensor]:
-        if x.shape[1] < self.min_frames:  # a batch of only very short utterances: pad so each gets its one frame
+        if torch.compiler.is_exporting():  # one graph for every length (asr.export.onnx): pad by a symbolic amount
+            x = nn.functional.pad(x, (0, 0, 0, torch.sym_max(0, self.min_frames - x.shape[1])))
+        elif x.shape[1] < self.min_frames:  # a batch of only very short utterances: pad so each gets its one frame
             x = nn.functional.pad(x, (0, 0, 0, self.min_frames - x.shape[1]))
         x = self._convolve(x.unsqueeze(1))  # (B, C, T', F')
         B, C, T, F = x.shape
@@ -95,6 +97,8 @@ class ConvSubsampling(nn.Module):
 
     def _convolve(self, x: Tensor) -> Tensor:
         """(B, 1, T, F) -> (B, C, T', F'); on the CPU in chunks of utterances (see CPU_CHUNK_ELEMENTS)."""
+        if torch.compiler.is_exporting():  # the graph's runtime manages its own memory
+            return self.conv(x)
         (k, s), (B, _, T, F) = self.layers[0], x.shape
         per_utterance = self.channels * ((T - k) // s + 1) * ((F - k) // s + 1)
         n = max(1, CPU_CHUNK_ELEMENTS // per_utterance)

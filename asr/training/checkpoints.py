@@ -14,7 +14,8 @@ from asr.errors import UserError, brief
 from asr.model import ASRModel, ModelConfig
 from asr.model.io import FORMAT as MODEL_FORMAT
 from asr.model.io import save_model
-from asr.tokenizer import tokenizer_from_state
+from asr.model.card import ModelCard
+from asr.tokenizer import Tokenizer, tokenizer_from_state
 from asr.training.card import export_card
 
 
@@ -78,6 +79,13 @@ def average_states(states: list[dict[str, torch.Tensor]]) -> dict[str, torch.Ten
 
 def export(ckpt_paths: list[str | Path], out: str | Path) -> ASRModel:
     """Average the weights of `ckpt_paths` (one path: no averaging) and write a model file to `out`."""
+    model, tokenizer, meta, card = from_checkpoints(ckpt_paths)
+    save_model(out, model, tokenizer, meta, card)
+    return model
+
+
+def from_checkpoints(ckpt_paths: list[str | Path]) -> tuple[ASRModel, Tokenizer, dict, ModelCard]:
+    """The model (eval mode) the average of `ckpt_paths`' weights, its tokenizer, meta and card."""
     ckpts = [read_checkpoint(p) for p in ckpt_paths]
     first = ckpts[0]
     tokenizer = tokenizer_from_state(first["asr_tokenizer"])
@@ -89,5 +97,4 @@ def export(ckpt_paths: list[str | Path], out: str | Path) -> ASRModel:
         "epoch": int(first.get("epoch", -1)),
         "global_step": int(first.get("global_step", -1)),
     }
-    save_model(out, model.eval(), tokenizer, meta, export_card(ckpts, ckpt_paths))
-    return model
+    return model.eval(), tokenizer, meta, export_card(ckpts, ckpt_paths)

@@ -8,7 +8,7 @@ import torch
 from torch import Tensor
 
 from asr.decoding.scorers.base import Step
-from asr.model.asr_model import ASRModel
+from asr.model.network import Network
 from asr.model.decoder import DecoderCache
 from asr.tokenizer import SOS_EOS
 
@@ -24,7 +24,7 @@ class DecoderScorer:
 
     full, max_gain, proposes = True, 0.0, True
 
-    def __init__(self, model: ASRModel, enc: Tensor, enc_lens: Tensor) -> None:
+    def __init__(self, model: Network, enc: Tensor, enc_lens: Tensor) -> None:
         self.model, self.enc, self.enc_lens = model, enc, enc_lens
 
     def init_state(self, utt: Tensor) -> DecoderState:

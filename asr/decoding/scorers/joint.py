@@ -7,10 +7,10 @@ from torch import Tensor
 from asr.decoding.scorers.base import Scorer
 from asr.decoding.scorers.ctc import CTCScorer
 from asr.decoding.scorers.decoder import DecoderScorer
-from asr.model.asr_model import ASRModel
+from asr.model.network import Network
 
 
-def joint_scorers(model: ASRModel, enc: Tensor, enc_lens: Tensor, ctc_weight: float,
+def joint_scorers(model: Network, enc: Tensor, enc_lens: Tensor, ctc_weight: float,
                   ctc_log_probs: Tensor | None = None) -> dict[str, tuple[Scorer, float]]:
     """The joint CTC/attention score: {"decoder": (1 - w), "ctc": w}; a scorer of weight 0 is left out."""
     scorers: dict[str, tuple[Scorer, float]] = {}

@@ -46,7 +46,7 @@ def exported_streaming(streaming_digits_model, tmp_path_factory):
     return path, out, heldout
 
 
-def test_the_folder_holds_checked_graphs_and_what_the_model_file_held(exported):
+def test_the_folder_holds_checked_graphs_and_what_the_model_file_held(exported, capsys):
     import onnx
 
     path, out, _ = exported
@@ -59,6 +59,8 @@ def test_the_folder_holds_checked_graphs_and_what_the_model_file_held(exported):
     assert info["config"] == net.cfg.to_dict() and info["tokenizer"] == tok.state()
     assert info["cmvn"]["mean"] == pytest.approx(net.cmvn.mean.tolist())
     assert info["meta"]["card"]["parameters"] == sum(p.numel() for p in net.parameters())
+    assert main(["info", str(out)]) == 0
+    assert "onnx graphs: encoder, ctc, decoder_init, decoder_step, features (opset 18, fp32" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("samples", [1, 399, 1600, 23_456, 5 * SR])

@@ -1,6 +1,7 @@
 """Usage:
     asr info exp/demo/model.pt
     asr info exp/demo/model.pt --json
+    asr info exp/an4/onnx                     # a folder from `asr export --format onnx`: its graphs too
 
 What a model file is: its network (size, front end), whether it streams chunk by chunk, then its card (asr/model/card.py): vocabulary, parameters,
 training data and hours, steps, the model it was fine-tuned from, test results, recipe, code version, date, and
@@ -14,7 +15,8 @@ import argparse
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("model", help="model file from `asr export` (or `asr average`)")
+    parser.add_argument("model", help="model file from `asr export` (or `asr average`), or a folder from "
+                                      "`asr export --format onnx`")
     parser.add_argument("--json", action="store_true", help="print the card and the model config as one JSON object")
 
 
@@ -22,13 +24,24 @@ def run(args: argparse.Namespace) -> int:
     import json
 
     from asr.model.io import load_model_file, model_card
+    from asr.runtime.onnx_net import is_onnx_folder, load_onnx_folder
 
-    net, tokenizer, meta = load_model_file(args.model)
-    card = model_card(net, tokenizer, meta)
+    graphs = ""
+    if is_onnx_folder(args.model):
+        net, tokenizer, meta = load_onnx_folder(args.model, threads=1)
+        card = model_card(net, tokenizer, meta)  # the exported card has its parameters and vocabulary
+        size = sum((net.folder / g["file"]).stat().st_size for g in net.info["graphs"].values()) / 1e6
+        graphs = (f"{', '.join(net.info['graphs'])} (opset {net.info['opset']}, "
+                  f"{net.info.get('quantize') or 'fp32'}, {size:.1f} MB)")
+    else:
+        net, tokenizer, meta = load_model_file(args.model)
+        card = model_card(net, tokenizer, meta)
     if args.json:
         print(json.dumps({"model": args.model, "config": net.cfg.to_dict(), "card": card.to_dict()}, indent=1))
         return 0
-    print(f"model file: {args.model}")
+    print(f"model {'folder' if graphs else 'file'}: {args.model}")
+    if graphs:
+        print(f"onnx graphs: {graphs}")
     print(f"network: {network_line(net.cfg)}")
     print(f"streaming: {streaming_line(net.cfg)}")
     for line in card.lines():

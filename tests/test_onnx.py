@@ -212,6 +212,8 @@ def test_backend_mismatches_and_unsupported_uses_are_one_clear_line(exported, ca
     assert main(["plot-attention", "--model", str(out), str(heldout[0][0]), "--out", str(tmp_path / "a.png")]) != 0
     assert "PyTorch model file" in capsys.readouterr().err
     assert main(["export", str(path), "--format", "onnx", "--out", str(out / "x.pt")]) != 0
+    with pytest.raises(UserError, match="runs in fp32"):
+        load_model(out).transcribe(str(heldout[0][0]), precision="bf16")
 
 
 def test_an_exported_folder_served_to_the_openai_client(exported):

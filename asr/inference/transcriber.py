@@ -210,6 +210,9 @@ class Transcriber:
         Segments of consecutive files share batches; a file is yielded once its last segment is decoded.
         `on_audio(seconds)` is called after each batch with the seconds of audio it held (progress bars).
         With `opts.streaming` each file is fed to a stream instead (`stream_source`), as it would arrive live."""
+        if opts.precision == "bf16" and self.backend != "torch":
+            raise UserError(f"{self.name}: --precision bf16 is PyTorch's autocast; an exported folder runs in fp32 "
+                            f"(or int8: `asr export --format onnx --quantize int8`)")
         if opts.streaming is not None:
             yield from self._stream_sources(items, opts, on_audio)
             return

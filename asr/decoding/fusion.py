@@ -28,10 +28,10 @@ import torch
 
 from asr.decoding.options import DecodeOptions
 from asr.decoding.scorers import FusedScorer, HotwordScorer, LengthBonus, LMScorer, NgramScorer
-from asr.lm.arpa import ArpaLM, read_arpa
 from asr.lm.hotwords import ContextGraph, hotword_graph
 from asr.lm.io import load_lm_for
 from asr.lm.model import TransformerLM
+from asr.lm.ngram import WordNgram, load_ngram
 from asr.tokenizer import Tokenizer, WordUnits
 
 Build = Callable[["Fusion", torch.device], "FusedScorer | None"]
@@ -53,7 +53,7 @@ class Fusion:
 
     tokenizer: Tokenizer
     lm: TransformerLM | None = None
-    ngram: ArpaLM | None = None
+    ngram: WordNgram | None = None
     hotwords: ContextGraph | None = None
     sources: dict[str, str] = field(default_factory=dict)  # name -> file it was read from
 
@@ -66,7 +66,7 @@ class Fusion:
         if lm:
             out.lm, out.sources["lm"] = load_lm_for(lm, tokenizer, device), str(lm)
         if ngram:
-            out.ngram, out.sources["ngram"] = read_arpa(ngram), str(ngram)
+            out.ngram, out.sources["ngram"] = load_ngram(ngram), str(ngram)
         if hotwords:
             out = out.with_hotwords(hotwords, hotword_weight)
         return out

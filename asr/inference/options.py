@@ -69,9 +69,10 @@ class TranscribeOptions:
     word_timestamps: bool = True
     segments: SegmentOptions = field(default_factory=SegmentOptions)
     # Models fused into the search (`asr.decoding.fusion`), by file; their weights are DecodeOptions'
-    # (lm_weight, ngram_weight, length_bonus). lm: `asr train-lm`'s file; ngram: a word ARPA file (.arpa[.gz]);
-    # hotwords: one phrase a line, optionally " : BONUS", else hotword_bonus per matched unit (0.5: on the sentence
-    # recipe's test set, biasing its 70 names fixed 12 names and put 27 in wrongly; 1.5 fixed 24, put 169 in).
+    # (lm_weight, ngram_weight, length_bonus). lm: `asr train-lm`'s file; ngram: a word ARPA file (.arpa[.gz]) or
+    # a KenLM binary (`asr.lm.ngram.load_ngram`); hotwords: one phrase a line, optionally " : BONUS", else
+    # hotword_bonus per matched unit (0.5: on the sentence recipe's test set, biasing its 70 names fixed 12 names
+    # and put 27 in wrongly; 1.5 fixed 24, put 169 in).
     lm: str | None = None
     ngram: str | None = None
     hotwords: str | tuple[str, ...] | None = None  # a file, or the phrases themselves

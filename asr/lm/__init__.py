@@ -4,7 +4,9 @@
              key/value cache so a search step costs one token (the same blocks as the ASR decoder, no cross-attn)
   io.py      the self-contained LM file (`asr train-lm` writes it; loads with weights_only=True); `load_lm_for`
              refuses an LM of other units than the model's
-  arpa.py    word-level ARPA n-gram models (LibriSpeech's official 3/4-gram LMs; IRSTLM builds ours)
+  arpa.py    word-level ARPA n-gram models in Python dicts (small files; IRSTLM builds ours)
+  kenlm_lm.py  the same scores on KenLM: ARPA and KenLM binary files in bounded memory (LibriSpeech's 3/4-gram)
+  ngram.py   `load_ngram`: the one loader for word n-gram files, picking the backend
   irstlm.py  `asr build-ngram`: an ARPA file from text with Debian's IRSTLM
   hotwords.py  a prefix tree of phrases to bias the search towards (WeNet's context graph), from a file or lines
 

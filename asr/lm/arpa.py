@@ -21,6 +21,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from asr.errors import UserError
 
@@ -67,11 +68,16 @@ class ArpaLM:
 
     def sentence_log_prob(self, words: list[str]) -> float:
         """ln P(words </s> | <s>)."""
-        state, total = self.start(), 0.0
-        for w in words:
-            logp, state = self.score(state, w)
-            total += logp
-        return total + self.final(state)
+        return sentence_log_prob(self, words)
+
+
+def sentence_log_prob(lm: ArpaLM | Any, words: list[str]) -> float:
+    """ln P(words </s> | <s>) under any model with start / score / final (ArpaLM, asr.lm.kenlm_lm.KenLM)."""
+    state, total = lm.start(), 0.0
+    for w in words:
+        logp, state = lm.score(state, w)
+        total += logp
+    return total + lm.final(state)
 
 
 _HEADER = re.compile(r"ngram\s+(\d+)\s*=\s*(\d+)")

@@ -1,21 +1,22 @@
-"""A word-level ARPA n-gram (`asr.lm.arpa`) as a scorer: a word is scored when it is complete, at the unit that
-starts the next word and at <eos>."""
+"""A word-level n-gram (`asr.lm.ngram`: ARPA dicts or KenLM) as a scorer: a word is scored when it is complete,
+at the unit that starts the next word and at <eos>."""
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass
 
 import torch
 from torch import Tensor
 
 from asr.decoding.scorers.base import Step
-from asr.lm.arpa import ArpaLM, State
+from asr.lm.ngram import WordNgram
 from asr.tokenizer import WordUnits
 
 
 @dataclass(frozen=True)
 class NgramState:
-    context: list[State]  # per row: the n-gram context of the words completed so far
+    context: list[Hashable]  # per row: the n-gram state (context) of the words completed so far
     word: list[str]  # per row: the word being spelt (not yet scored)
     total: Tensor  # (N,) cumulative n-gram log-prob of the completed words
 
@@ -26,7 +27,7 @@ class NgramScorer:
 
     full, max_gain, proposes = False, 0.0, False
 
-    def __init__(self, lm: ArpaLM, units: WordUnits) -> None:
+    def __init__(self, lm: WordNgram, units: WordUnits) -> None:
         self.lm, self.units = lm, units
 
     def init_state(self, utt: Tensor) -> NgramState:
@@ -51,7 +52,7 @@ class NgramScorer:
         gain = torch.tensor(gains, device=tokens.device)  # (N, C)
         return Step(state.total[:, None] + gain, state.total + torch.tensor(eos, device=tokens.device), nexts)
 
-    def _final(self, ctx: State, word: str) -> float:
+    def _final(self, ctx: Hashable, word: str) -> float:
         if not word:
             return self.lm.final(ctx)
         logp, ctx = self.lm.score(ctx, word)

@@ -30,4 +30,8 @@ def add_timing_arguments(parser: argparse.ArgumentParser, steps: int, warmup: in
     g.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
     g.add_argument("--dtype", choices=("fp32", "bf16"), default="fp32",
                    help="bf16: torch.autocast (GPUs, CPUs with AVX512-BF16 or AMX); default fp32")
+    g.add_argument("--compile", action="store_true",
+                   help="also time the model under torch.compile (encoder and decoder, dynamic shapes), taking "
+                        "turns with eager in one run: two records, the compiled one with its speed-up and compile "
+                        "time")
     g.add_argument("--json", metavar="FILE", help="also append each JSON line to FILE")

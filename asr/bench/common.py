@@ -107,6 +107,34 @@ def time_runs(fn: Callable[[], object], steps: int, warmup: int, device: torch.d
     return timings
 
 
+def time_pair(eager: Callable[[], object], compiled: Callable[[], object], steps: int, warmup: int,
+              device: torch.device) -> tuple[Timings, Timings, float]:
+    """`eager` and `compiled` timed taking turns (a busy spell hits both alike) -> their timings and the seconds
+    the compiled one's first call took beyond eager's (compilation)."""
+    t = time.perf_counter()
+    eager()
+    sync(device)
+    first_eager = time.perf_counter() - t
+    t = time.perf_counter()
+    compiled()
+    sync(device)
+    compile_s = time.perf_counter() - t - first_eager
+    for _ in range(warmup):
+        eager(), compiled()
+    a, b = Timings(), Timings()
+    for _ in range(steps):
+        a.add(eager, device)
+        b.add(compiled, device)
+    return a, b, compile_s
+
+
+def compile_network(model: torch.nn.Module) -> torch.nn.Module:
+    """torch.compile the encoder and decoder in place (dynamic shapes: utterance lengths vary)."""
+    model.encoder.compile(dynamic=True)
+    model.decoder.compile(dynamic=True)
+    return model
+
+
 def peak_rss_mb() -> float:
     """Peak resident memory of this process so far (ru_maxrss is KiB on Linux)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -12,7 +12,8 @@ from typing import Callable
 
 import torch
 
-from asr.bench.common import autocast, base_record, Timings, time_runs, model_config, setup
+from asr.bench.common import (Timings, autocast, base_record, compile_network, model_config, setup, time_pair,
+                              time_runs)
 from asr.bench.train_step import FRAMES_PER_SECOND
 from asr.decoding import DecodeOptions, beam_search, greedy_search
 from asr.model import ASRModel
@@ -24,11 +25,15 @@ def options(args: argparse.Namespace) -> DecodeOptions:
     return DecodeOptions(beam=args.beam, ctc_weight=ctc_weight, suppress_eos_until=args.tokens)
 
 
-def prepare(args: argparse.Namespace, device: torch.device) -> tuple[Callable[[], object], int]:
-    """Build the model and a batch; return the decode to time and the parameter count."""
+def prepare(args: argparse.Namespace, device: torch.device, compiled: bool = False
+            ) -> tuple[Callable[[], object], int]:
+    """Build the model (under torch.compile when `compiled`) and a batch; return the decode to time and the
+    parameter count."""
     cfg = model_config(args)
     torch.manual_seed(0)
     model = ASRModel(cfg).to(device).eval()
+    if compiled:
+        compile_network(model)
     opts = options(args)
     g = torch.Generator().manual_seed(0)
     feats = torch.randn(args.batch, args.frames, cfg.frontend.n_mels, generator=g).to(device)  # (B, T, F)
@@ -61,8 +66,13 @@ def record(args: argparse.Namespace, device: torch.device, impl: str, params: in
     return rec
 
 
-def run(args: argparse.Namespace) -> dict:
+def run(args: argparse.Namespace) -> dict | list[dict]:
     device = setup(args)
     step, params = prepare(args, device)
-    times = time_runs(step, args.steps, args.warmup, device)
-    return record(args, device, "asr", params, times)
+    if not args.compile:
+        return record(args, device, "asr", params, time_runs(step, args.steps, args.warmup, device))
+    compiled, _ = prepare(args, device, compiled=True)
+    eager_t, compiled_t, compile_s = time_pair(step, compiled, args.steps, args.warmup, device)
+    rec = record(args, device, "asr+compile", params, compiled_t)
+    rec.update(compile_s=round(compile_s, 1), speedup=round(eager_t.median / compiled_t.median, 3))
+    return [record(args, device, "asr", params, eager_t), rec]

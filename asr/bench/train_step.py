@@ -12,7 +12,8 @@ from typing import Callable
 
 import torch
 
-from asr.bench.common import autocast, base_record, Timings, time_runs, model_config, peak_rss_mb, setup
+from asr.bench.common import (Timings, autocast, base_record, compile_network, model_config, peak_rss_mb, setup,
+                              time_pair, time_runs)
 from asr.model import ASRModel
 from asr.training.schedules import OptimConfig, adamw
 from asr.tokenizer import SOS_EOS
@@ -31,11 +32,15 @@ def random_batch(batch: int, frames: int, tokens: int, n_mels: int, vocab: int, 
     return feats, lens, targets, target_lens
 
 
-def prepare(args: argparse.Namespace, device: torch.device) -> tuple[Callable[[], object], int]:
-    """Build the model, optimiser and batch; return the step to time and the parameter count."""
+def prepare(args: argparse.Namespace, device: torch.device, compiled: bool = False
+            ) -> tuple[Callable[[], object], int]:
+    """Build the model (under torch.compile when `compiled`), optimiser and batch; return the step to time and
+    the parameter count."""
     cfg = model_config(args)
     torch.manual_seed(0)
     model = ASRModel(cfg).to(device).train()
+    if compiled:
+        compile_network(model)
     opt = adamw(model, OptimConfig(lr=1e-4))  # the recipes' optimiser
     feats, lens, targets, target_lens = random_batch(
         args.batch, args.frames, args.tokens, cfg.frontend.n_mels, cfg.vocab_size, device
@@ -69,8 +74,13 @@ def record(args: argparse.Namespace, device: torch.device, impl: str, params: in
     return rec
 
 
-def run(args: argparse.Namespace) -> dict:
+def run(args: argparse.Namespace) -> dict | list[dict]:
     device = setup(args)
     step, params = prepare(args, device)
-    times = time_runs(step, args.steps, args.warmup, device)
-    return record(args, device, "asr", params, times)
+    if not args.compile:
+        return record(args, device, "asr", params, time_runs(step, args.steps, args.warmup, device))
+    compiled, _ = prepare(args, device, compiled=True)
+    eager_t, compiled_t, compile_s = time_pair(step, compiled, args.steps, args.warmup, device)
+    rec = record(args, device, "asr+compile", params, compiled_t)
+    rec.update(compile_s=round(compile_s, 1), speedup=round(eager_t.median / compiled_t.median, 3))
+    return [record(args, device, "asr", params, eager_t), rec]

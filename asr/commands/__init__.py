@@ -29,6 +29,10 @@ def add_backend_argument(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--backend", default="auto", choices=("auto", "torch", "onnxruntime"),
                         help="torch: a model file; onnxruntime: a folder from `asr export --format onnx` "
                              "(pip install asr[onnx]); auto: by what --model is (default auto)")
+    parser.add_argument("--compile", action="store_true",
+                        help="torch.compile the encoder (PyTorch backend, dynamic shapes): its first batch waits "
+                             "~1-2 minutes for compilation on a CPU, so it pays on long jobs only "
+                             "(docs/performance.md)")
 
 
 def apply_compute_arguments(args: argparse.Namespace) -> None:

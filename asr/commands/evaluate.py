@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
     warn_if_precision_is_slow(args)
     apply_compute_arguments(args)
     sets = load_test_sets(args.manifest)
-    model = load_model(args.model, args.device, args.backend)
+    model = load_model(args.model, args.device, args.backend, args.compile)
     opts = TranscribeOptions(decode=decode_options(args), batch_size=args.batch_size, word_timestamps=False,
                              precision=args.precision, streaming=stream_options(args), **fusion_files(args))
     fusion = model.fusion(opts)  # loaded before the clock starts: the RTF is the search's, not file reading

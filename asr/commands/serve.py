@@ -107,7 +107,8 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     torch.set_num_threads(1)  # this process only reads and cuts uploads; the models run in their own
-    models = serve_models(specs, options, {name: base for name in specs}, args.device, threads, args.backend)
+    models = serve_models(specs, options, {name: base for name in specs}, args.device, threads, args.backend,
+                          args.compile)
     app = create_app(models, options)
     for m in models:
         print(f"serving {m.name} ({specs[m.name]}) at http://{args.host}:{args.port}/v1/audio/transcriptions",

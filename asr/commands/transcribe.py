@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"note: {note}", file=sys.stderr)
     warn_if_precision_is_slow(args)
     apply_compute_arguments(args)
-    model = load_model(args.model, args.device, args.backend)
+    model = load_model(args.model, args.device, args.backend, args.compile)
     card = model_card(model.net, model.tokenizer, model.meta)
     opts = TranscribeOptions(
         decode=decode_options(args), batch_size=args.batch_size, **fusion_files(args),

@@ -362,10 +362,12 @@ def _check_samples(name: str, src: AudioSource, levels: Levels) -> None:
 BACKENDS = ("auto", "torch", "onnxruntime")
 
 
-def load_model(path: str | Path, device: str | torch.device = "cpu", backend: str = "auto") -> Transcriber:
+def load_model(path: str | Path, device: str | torch.device = "cpu", backend: str = "auto",
+               compile: bool = False) -> Transcriber:
     """Load a model file written by `asr export` (or `asr.model.io.save_model`), or a folder written by `asr export
     --format onnx` (run by onnxruntime). backend: "auto" (by what `path` is), "torch" or "onnxruntime" (then `path`
-    must be of that kind). Raises UserError if unusable."""
+    must be of that kind). compile: torch.compile the encoder (dynamic shapes; the PyTorch backend only). Raises
+    UserError if unusable."""
     from asr.runtime.onnx_net import is_onnx_folder, load_onnx_folder
 
     device = torch.device(device)
@@ -383,7 +385,12 @@ def load_model(path: str | Path, device: str | torch.device = "cpu", backend: st
     if folder:
         if device.type != "cpu":
             raise UserError(f"{path}: an exported folder runs on onnxruntime's CPU provider here; use --device cpu")
+        if compile:
+            raise UserError(f"{path}: --compile is PyTorch's; an exported folder is already optimised by "
+                            f"onnxruntime")
         net, tokenizer, meta = load_onnx_folder(path)
         return Transcriber(net, tokenizer, meta, name=Path(path).name)
     net, tokenizer, meta = load_model_file(path, device)
+    if compile:
+        net.encoder.compile(dynamic=True)
     return Transcriber(net, tokenizer, meta, name=Path(path).name)

@@ -36,7 +36,7 @@ def __getattr__(name: str):
 
 def serve_models(models: dict[str, str | Path], options: ServeOptions = ServeOptions(),  # noqa: B008
                  defaults: dict[str, TranscribeOptions] | None = None, device: str = "cpu",
-                 threads: int = 1, backend: str = "auto") -> list[ServedModel]:
+                 threads: int = 1, backend: str = "auto", compile: bool = False) -> list[ServedModel]:
     """Start a model process for each `name -> model file` (`threads` torch threads there) and give it a
     batcher; `defaults[name]` are the options its requests start from (the LM / n-gram files it fuses, decoding
     settings), else TranscribeOptions(). Raises UserError for a file that can't be served."""
@@ -50,7 +50,7 @@ def serve_models(models: dict[str, str | Path], options: ServeOptions = ServeOpt
     try:
         for name, path in models.items():
             t = load_model(path, "cpu", backend)  # here only for its rate, segmenting and assembling answers
-            engine = ModelProcess(path, device, threads, name)
+            engine = ModelProcess(path, device, threads, name, compile)
             base = (defaults or {}).get(name, TranscribeOptions())
             out.append(ServedModel(name, t, engine, base, Batcher(engine.decode_jobs, options.max_batch,
                                                                   options.max_wait_ms, name=f"batcher-{name}"),

@@ -63,8 +63,10 @@ class Streams:
 
 
 class ModelProcess:
-    def __init__(self, path: str | Path, device: str = "cpu", threads: int = 1, name: str = "model") -> None:
+    def __init__(self, path: str | Path, device: str = "cpu", threads: int = 1, name: str = "model",
+                 compile: bool = False) -> None:
         self.path, self.device, self.threads, self.name = str(path), device, threads, name
+        self.compile = compile  # torch.compile the encoder in the model process
         self._lock = threading.Lock()
         self._conn = None
         self._proc = None
@@ -117,7 +119,7 @@ class ModelProcess:
     def _start(self) -> None:
         ctx = mp.get_context("spawn")  # a fresh interpreter: no fork of a process with threads and torch state
         self._conn, child = ctx.Pipe()
-        self._proc = ctx.Process(target=_worker, args=(child, self.path, self.device, self.threads),
+        self._proc = ctx.Process(target=_worker, args=(child, self.path, self.device, self.threads, self.compile),
                                  name=f"asr-model-{self.name}", daemon=True)
         self._proc.start()
         child.close()
@@ -146,7 +148,7 @@ class ModelProcess:
         return value
 
 
-def _worker(conn, path: str, device: str, threads: int) -> None:
+def _worker(conn, path: str, device: str, threads: int, compile: bool = False) -> None:
     """The model process's loop: load, say ready, answer messages until "stop" or the pipe closes."""
     import torch
 
@@ -154,7 +156,7 @@ def _worker(conn, path: str, device: str, threads: int) -> None:
     try:
         from asr.inference.transcriber import load_model
 
-        model = load_model(path, device)
+        model = load_model(path, device, compile=compile)
     except BaseException as e:  # noqa: BLE001 - sent to the parent, which raises it
         conn.send(("error", _picklable(e)))
         return

@@ -128,6 +128,21 @@ def time_pair(eager: Callable[[], object], compiled: Callable[[], object], steps
     return a, b, compile_s
 
 
+def run_timed(args: argparse.Namespace, prepare: Callable, record: Callable) -> dict | list[dict]:
+    """A benchmark's run: `prepare(args, device[, compiled=True])` -> (step, parameters), timed, and `record(args,
+    device, impl, parameters, timings)` -> its JSON record; with --compile eager and compiled take turns (two
+    records, the compiled one with its speed-up and compilation time)."""
+    device = setup(args)
+    step, params = prepare(args, device)
+    if not args.compile:
+        return record(args, device, "asr", params, time_runs(step, args.steps, args.warmup, device))
+    compiled, _ = prepare(args, device, compiled=True)
+    eager_t, compiled_t, compile_s = time_pair(step, compiled, args.steps, args.warmup, device)
+    rec = record(args, device, "asr+compile", params, compiled_t)
+    rec.update(compile_s=round(compile_s, 1), speedup=round(eager_t.median / compiled_t.median, 3))
+    return [record(args, device, "asr", params, eager_t), rec]
+
+
 def compile_network(model: torch.nn.Module) -> torch.nn.Module:
     """torch.compile the encoder and decoder in place (dynamic shapes: utterance lengths vary)."""
     model.encoder.compile(dynamic=True)

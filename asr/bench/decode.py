@@ -12,8 +12,7 @@ from typing import Callable
 
 import torch
 
-from asr.bench.common import (Timings, autocast, base_record, compile_network, model_config, setup, time_pair,
-                              time_runs)
+from asr.bench.common import Timings, autocast, base_record, compile_network, model_config, run_timed
 from asr.bench.train_step import FRAMES_PER_SECOND
 from asr.decoding import DecodeOptions, beam_search, greedy_search
 from asr.model import ASRModel
@@ -67,12 +66,4 @@ def record(args: argparse.Namespace, device: torch.device, impl: str, params: in
 
 
 def run(args: argparse.Namespace) -> dict | list[dict]:
-    device = setup(args)
-    step, params = prepare(args, device)
-    if not args.compile:
-        return record(args, device, "asr", params, time_runs(step, args.steps, args.warmup, device))
-    compiled, _ = prepare(args, device, compiled=True)
-    eager_t, compiled_t, compile_s = time_pair(step, compiled, args.steps, args.warmup, device)
-    rec = record(args, device, "asr+compile", params, compiled_t)
-    rec.update(compile_s=round(compile_s, 1), speedup=round(eager_t.median / compiled_t.median, 3))
-    return [record(args, device, "asr", params, eager_t), rec]
+    return run_timed(args, prepare, record)

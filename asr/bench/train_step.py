@@ -12,8 +12,7 @@ from typing import Callable
 
 import torch
 
-from asr.bench.common import (Timings, autocast, base_record, compile_network, model_config, peak_rss_mb, setup,
-                              time_pair, time_runs)
+from asr.bench.common import Timings, autocast, base_record, compile_network, model_config, peak_rss_mb, run_timed
 from asr.model import ASRModel
 from asr.training.schedules import OptimConfig, adamw
 from asr.tokenizer import SOS_EOS
@@ -75,12 +74,4 @@ def record(args: argparse.Namespace, device: torch.device, impl: str, params: in
 
 
 def run(args: argparse.Namespace) -> dict | list[dict]:
-    device = setup(args)
-    step, params = prepare(args, device)
-    if not args.compile:
-        return record(args, device, "asr", params, time_runs(step, args.steps, args.warmup, device))
-    compiled, _ = prepare(args, device, compiled=True)
-    eager_t, compiled_t, compile_s = time_pair(step, compiled, args.steps, args.warmup, device)
-    rec = record(args, device, "asr+compile", params, compiled_t)
-    rec.update(compile_s=round(compile_s, 1), speedup=round(eager_t.median / compiled_t.median, 3))
-    return [record(args, device, "asr", params, eager_t), rec]
+    return run_timed(args, prepare, record)

@@ -98,6 +98,11 @@ def build_cli(args: list[str], run: bool = True, trainer: bool = True):
         return cli
     except MisconfigurationException as e:  # a setting that cannot work here: one line, not a traceback
         raise UserError(misconfiguration_line(e)) from None
+    except (ValueError, RuntimeError) as e:
+        if not slurm_mismatch(e):
+            raise
+        raise UserError(f"{e} (the sbatch script's tasks per node and nodes must be the run's --trainer.devices "
+                        "and --trainer.num_nodes: recipes/librispeech/slurm.sbatch)") from None
     finally:
         sys.argv = argv
 
@@ -106,6 +111,14 @@ def recipe_of(config) -> str | None:
     """The --config file(s) of a parsed LightningCLI config, as given, for the model card."""
     paths = config.get("config") or []
     return ", ".join(str(getattr(p, "relative", p)) for p in paths) or None
+
+
+def slurm_mismatch(e: Exception) -> bool:
+    """Whether `e` is Lightning's refusal of a SLURM job whose task layout is not the Trainer's (`--ntasks-per-node`
+    or `--nodes` against devices and num_nodes, `--ntasks` without `--ntasks-per-node`): raised as the run starts,
+    as a ValueError or RuntimeError that names the fix."""
+    message = str(e)
+    return "SLURM" in message and "HINT" in message and "\n" not in message.strip()
 
 
 def misconfiguration_line(e: Exception) -> str:

@@ -165,5 +165,6 @@ def test_the_beam_search_finds_the_same_hypotheses_with_either_backend(tmp_path)
     for weight in (0.0, 2.0):
         dicts, kenlm = results[weight, "dict"], results[weight, "kenlm"]
         assert [[t for t, _ in hyps] for hyps in kenlm] == [[t for t, _ in hyps] for hyps in dicts]
-        assert [s for hyps in kenlm for _, s in hyps] == pytest.approx([s for hyps in dicts for _, s in hyps], abs=1e-3)
+        scores = [s for hyps in dicts for _, s in hyps]
+        assert [s for hyps in kenlm for _, s in hyps] == pytest.approx(scores, abs=1e-3)
     assert results[2.0, "dict"] != results[0.0, "dict"]  # the n-gram moves the search: the comparison means something

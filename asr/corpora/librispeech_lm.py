@@ -8,8 +8,9 @@ Usage:
 Each file is fetched with a resumable download and checked against its md5 (asr.corpora.public.KNOWN_CHECKSUMS)
 before it is kept; a file already there that passes the check is not fetched again. Sizes, roughly:
 3-gram.arpa.gz 0.76 GB, 3-gram.pruned.1e-7.arpa.gz 34 MB, 3-gram.pruned.3e-7.arpa.gz 13 MB, 4-gram.arpa.gz
-1.3 GB, librispeech-lm-norm.txt.gz 1.4 GB. `asr.lm.arpa` holds every n-gram in a Python dict (~150 bytes each):
-the pruned 3-grams fit a laptop; the full 3-gram and 4-gram need tens of GB of memory.
+1.3 GB, librispeech-lm-norm.txt.gz 1.4 GB. `--ngram` reads them with KenLM (`asr.lm.ngram.load_ngram`: ~21 bytes an
+n-gram; KenLM's `build_binary` makes a file that loads at once); the Python dicts of `asr.lm.arpa` (~320 bytes
+an n-gram) fit only the pruned 3-grams (docs/performance.md, "Word n-grams").
 """
 
 from __future__ import annotations

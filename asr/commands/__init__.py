@@ -76,7 +76,8 @@ def add_decode_arguments(parser: argparse.ArgumentParser, batch_help: str | None
     fusion.add_argument("--lm", help="transformer LM file from `asr train-lm`, on the model's units")
     fusion.add_argument("--lm-weight", type=float, default=d.lm_weight,
                         help=f"weight of the LM's log-probabilities with --lm (default {d.lm_weight})")
-    fusion.add_argument("--ngram", help="word-level ARPA n-gram file (.arpa or .arpa.gz), scored at word ends")
+    fusion.add_argument("--ngram", help="word n-gram: an ARPA file (.arpa or .arpa.gz) or a KenLM binary, queried "
+                                        "with KenLM (bounded memory), scored at word ends")
     fusion.add_argument("--ngram-weight", type=float, default=d.ngram_weight,
                         help=f"weight of the n-gram's log-probabilities with --ngram (default {d.ngram_weight})")
     fusion.add_argument("--length-bonus", type=float, default=d.length_bonus,

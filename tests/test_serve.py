@@ -235,7 +235,8 @@ def test_serve_command_refuses_a_missing_model_in_one_line(tmp_path):
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [f"error: --model {tmp_path / 'nope.pt'}: no such file; "
-                                                "give a model file from `asr export`"]
+                                                "give a model file from `asr export` (or a folder from "
+                                                "`asr export --format onnx`)"]
 
 
 def test_a_killed_model_process_is_started_again(served):

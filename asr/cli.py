@@ -29,7 +29,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "fit": ("lightning_cli", "train a model (LightningCLI: --config recipes/<corpus>/<config>.yaml)"),
     "validate": ("lightning_cli", "run validation of a checkpoint (LightningCLI)"),
     "test": ("lightning_cli", "run the test loop of a checkpoint (LightningCLI)"),
-    "export": ("export", "turn a training checkpoint into one self-contained model file"),
+    "export": ("export", "turn a training checkpoint into one self-contained model file, or ONNX graphs"),
+    "export-shar": ("export_shar", "write manifests' cuts and audio as lhotse Shar shards (data.shar_dirs)"),
     "average": ("average", "average the weights of several checkpoints"),
     "info": ("info", "show what a model file is: network, vocabulary, training data, test results, recipe, code"),
     "train-lm": ("train_lm", "train a transformer LM on a model's units, for fusion (--lm)"),
@@ -39,7 +40,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "evaluate": ("evaluate", "score WER/CER of a model on a manifest"),
     "serve": ("serve", "serve models over HTTP: OpenAI's /v1/audio/transcriptions, batched, with a web page"),
     "plot-attention": ("plot_attention", "draw the decoder's cross-attention and the encoder's self-attention"),
-    "bench": ("bench", "measure training-step, decoding and feature speed"),
+    "bench": ("bench", "measure training-step, decoding, data loading, export and feature speed"),
     "demo": ("demo", "prepare, train, evaluate and transcribe offline on a CPU in under 10 minutes"),
 }
 

@@ -30,8 +30,10 @@ from __future__ import annotations
 
 import copy
 import logging
+import math
 import random
 import warnings
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -58,6 +60,9 @@ class ASRDataModule(L.LightningDataModule):
         valid_manifests: Manifests = None,
         test_manifests: Manifests = None,
         train_repeats: list[int] | None = None,  # per train manifest: times its cuts appear in an epoch
+        # Train from lhotse Shar shards instead of train_manifests (asr/data/shar.py: `asr export-shar`): folders, or
+        # JSON shard lists of paths/URLs; each rank and loader worker streams its own shards, reshuffled per epoch.
+        shar_dirs: Manifests = None,
         max_duration: float = 120.0,  # seconds of audio per batch and device (with audio_per_step: at most)
         # Seconds of audio per optimiser step over all devices: gradient accumulation and each device's batch are
         # then derived from the world size (asr/data/batch_plan.py), so any number of GPUs follows the same path.
@@ -85,6 +90,12 @@ class ASRDataModule(L.LightningDataModule):
         self.manifests = {"train": _as_list(train_manifests), "valid": _as_list(valid_manifests),
                           "test": _as_list(test_manifests)}
         self.train_repeats = _check_repeats(train_repeats, self.manifests["train"])
+        self.shar_dirs = _as_list(shar_dirs)
+        if self.shar_dirs and self.manifests["train"]:
+            raise UserError("data.shar_dirs and data.train_manifests both name the training data: set one "
+                            "(train_manifests: null)")
+        self._shards: list | None = None  # asr.data.shar.Shard list, read in setup()
+        self._shar_durations: list[float] = []
         self.max_duration = max_duration
         self.audio_per_step = audio_per_step
         self.batch_plan = None  # asr.data.batch_plan.BatchPlan, made in setup() when audio_per_step is set
@@ -121,6 +132,8 @@ class ASRDataModule(L.LightningDataModule):
         for split in wanted:
             if self.manifests[split]:
                 self.cuts(split)
+        if self.shar_dirs and "train" in wanted:
+            self._read_shards()
         if self.audio_per_step and self.trainer is not None and stage in (None, "fit"):
             self._plan_batches()
 
@@ -157,7 +170,28 @@ class ASRDataModule(L.LightningDataModule):
         return self._cuts[split]
 
     def train_cuts(self) -> CutSet:
+        """The training cuts; from Shar shards their metadata only (transcripts for the tokenizer, no audio)."""
+        if self.shar_dirs:
+            self._read_shards()
+            return CutSet.from_shar(fields={"cuts": [s.cuts for s in self._shards]}).to_eager()
         return self.cuts("train")
+
+    def stats_cuts(self, max_cuts: int) -> CutSet:
+        """Training cuts whose audio can be read, for the CMVN statistics (which sample `max_cuts` of them); from
+        Shar shards the first `max_cuts` of the shards in a seeded shuffled order."""
+        if not self.shar_dirs:
+            return self.cuts("train")
+        self._read_shards()
+        order = list(self._shards)
+        random.Random(self.seed).shuffle(order)
+        lazy = CutSet.from_shar(fields={"cuts": [s.cuts for s in order], "recording": [s.recording for s in order]})
+        return lazy.subset(first=max_cuts).to_eager()
+
+    def train_seconds(self) -> float:
+        """The audio an epoch covers (speed copies and repeats included)."""
+        if self.shar_dirs:
+            return float(sum(self._shar_durations))
+        return float(sum(c.duration for c in self.cuts("train")))
 
     def _filter(self, cuts: CutSet) -> CutSet:
         hi = self.max_utt_duration or float("inf")
@@ -192,6 +226,8 @@ class ASRDataModule(L.LightningDataModule):
 
     def train_dataloader(self) -> DataLoader:
         per_device = self.batch_plan.per_device if self.batch_plan else None
+        if self.shar_dirs:
+            return self._shar_loader(per_device or self.max_duration)
         sampler = self.make_sampler(self.cuts("train"), shuffle=self.shuffle, max_duration=per_device)
         pending, self._pending = self._pending, None
         if pending and pending.get("sampler") and not self._same_batches(pending["sampler"], sampler):
@@ -206,6 +242,48 @@ class ASRDataModule(L.LightningDataModule):
                              self.band_limit_prob, self.band_limit_hz, self.reverb_prob, self.reverb_max_t60,
                              tokenizer=self.tokenizer)
         return self._loader(dataset, sampler)
+
+    def _read_shards(self) -> None:
+        """The shard list and the kept cuts' durations (from the cut lists alone), once."""
+        if self._shards is not None:
+            return
+        from asr.data.shar import list_shards
+
+        hi = self.max_utt_duration or float("inf")
+        self._shards, self._shar_durations = [], []
+        for shard in list_shards(self.shar_dirs):
+            kept = [c.duration for c in CutSet.from_shar(fields={"cuts": [shard.cuts]})
+                    if self.min_utt_duration <= c.duration <= hi]
+            self._shards.append(replace(shard, size=len(kept)))
+            self._shar_durations += kept
+        if not self._shar_durations:
+            raise UserError(f"no training utterance in data.shar_dirs is between {self.min_utt_duration} and {hi} s")
+
+    def _shar_loader(self, max_duration: float) -> DataLoader:
+        from asr.data.shar import ShardStream, StreamConfig, StreamLoader, duration_bins
+
+        self._read_shards()
+        world, rank = self._world()
+        total = sum(self._shar_durations)
+        cfg = StreamConfig(
+            batches=max(1, math.ceil(total / (max_duration * world))), max_duration=max_duration,
+            duration_bins=duration_bins(self._shar_durations, self.num_buckets),
+            buffer_size=self.buffer_size, seed=self.seed, world_size=world, rank=rank,
+            min_duration=self.min_utt_duration, max_duration_utt=self.max_utt_duration or math.inf)
+        dataset = ASRDataset(self.sample_rate, self.speed_perturb, self.noise_snr_db, self.noise_prob,
+                             self.band_limit_prob, self.band_limit_hz, self.reverb_prob, self.reverb_max_t60,
+                             tokenizer=self.tokenizer)
+        self._shar_stream = ShardStream(self._shards, cfg, dataset.__getitem__)
+        return StreamLoader(self._shar_stream, self._shar_position, self.num_workers)
+
+    def _shar_position(self) -> tuple[int, int]:
+        """(epoch, batches of it already taken) for the stream's next iterator: the restored count once."""
+        epoch = self.trainer.current_epoch if self.trainer is not None else self._epoch
+        pending, self._pending = self._pending, None
+        skip = int(pending["shar"]["consumed"]) if pending and "shar" in pending and \
+            int(pending["shar"]["epoch"]) == epoch else 0
+        self._epoch, self._consumed = epoch, skip
+        return epoch, skip
 
     def val_dataloader(self) -> DataLoader:
         return self._loader(ASRDataset(self.sample_rate, tokenizer=self.tokenizer),
@@ -255,6 +333,13 @@ class ASRDataModule(L.LightningDataModule):
         return batch
 
     def state_dict(self) -> dict[str, Any]:
+        if self.shar_dirs:
+            if self._pending:
+                return copy.deepcopy(self._pending)
+            trainer = self.trainer
+            if trainer is not None and trainer.fit_loop.epoch_loop.batch_progress.is_last_batch:
+                return {"shar": {"epoch": self._epoch + 1, "consumed": 0}}
+            return {"shar": {"epoch": self._epoch, "consumed": self._consumed}}
         if self._train_sampler is None:
             return copy.deepcopy(self._pending) if self._pending else {}
         if self._epoch_taken():
@@ -272,6 +357,10 @@ class ASRDataModule(L.LightningDataModule):
         return {"sampler": state}
 
     def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        if "shar" in state_dict:
+            self._pending = {"shar": dict(state_dict["shar"])}
+            self._epoch, self._consumed = int(state_dict["shar"]["epoch"]), int(state_dict["shar"]["consumed"])
+            return
         if "next_epoch" in state_dict:
             self._pending = {"next_epoch": int(state_dict["next_epoch"])}
             self._epoch, self._consumed = self._pending["next_epoch"], 0

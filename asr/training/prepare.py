@@ -62,7 +62,7 @@ def prepare_training(task, datamodule, root: str | Path, force: bool = False) ->
     if not todo:
         return []
     cuts = datamodule.train_cuts()
-    manifests = list(datamodule.manifests["train"])
+    manifests = list(datamodule.manifests["train"]) or list(getattr(datamodule, "shar_dirs", []))
     kind, size = task.tok_cfg.kind, task.tok_cfg.vocab_size
     if tok_path in todo:
         tokenizer = train_tokenizer_from_cuts(cuts, kind, size)
@@ -72,7 +72,9 @@ def prepare_training(task, datamodule, root: str | Path, force: bool = False) ->
               "utterances", flush=True)
     if cmvn_path in todo:
         frontend = task.model_cfg.frontend
-        mean, std = compute_cmvn(cuts, frontend, max_cuts=task.task_cfg.cmvn_utterances)
+        n = task.task_cfg.cmvn_utterances
+        mean, std = compute_cmvn(datamodule.stats_cuts(n) if hasattr(datamodule, "stats_cuts") else cuts, frontend,
+                                 max_cuts=n)
         write_cmvn_file(cmvn_path, mean, std, {"manifests": manifests, "utterances": task.task_cfg.cmvn_utterances,
                                                "frontend": feature_settings(frontend)})
         print(f"wrote {cmvn_path}: CMVN statistics of {frontend.n_mels} log-mel bins, from up to "
@@ -142,7 +144,7 @@ def checkpoint_tokenizer(path: str | Path) -> Tokenizer | None:
 
 def warn_other_manifests(task, datamodule, root: str | Path) -> None:
     """One line on stderr for each file made from other training manifests than the run's."""
-    manifests = list(datamodule.manifests["train"])
+    manifests = list(datamodule.manifests["train"]) or list(getattr(datamodule, "shar_dirs", []))
     tok_path, cmvn_path = input_files(task, root)
     made = {tok_path: read_tokenizer_file(tok_path)[1], cmvn_path: read_cmvn_file(cmvn_path)[2]}
     for path, made_from in made.items():

@@ -28,11 +28,8 @@ class Throughput(L.Callback):
         self._logged = -1  # the optimiser step last logged (micro-batches of one step share it)
 
     def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        dm = getattr(trainer, "datamodule", None)
-        try:
-            self._epoch_audio_s = float(sum(c.duration for c in dm.cuts("train"))) if dm is not None else None
-        except (AttributeError, TypeError):  # a data module without the project's cut sets
-            self._epoch_audio_s = None
+        seconds = getattr(getattr(trainer, "datamodule", None), "train_seconds", None)
+        self._epoch_audio_s = seconds() if callable(seconds) else None  # another data module: no epoch estimate
 
     def on_train_batch_end(self, trainer: L.Trainer, pl_module: L.LightningModule, outputs, batch,
                            batch_idx: int) -> None:

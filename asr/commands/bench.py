@@ -8,6 +8,7 @@
     asr bench serve --size small --audio ../shared/data/fsdd/recordings --clients 1,4,16
     asr bench stream --model exp/an4-streaming/model.pt --manifest data/an4/test_cuts.jsonl.gz --chunk-ms 160,640,0
     asr bench stream-serve --model exp/an4-streaming/model.pt --audio 'test/*.wav' --clients 1,4,16
+    asr bench data --cuts 20000 --workers 0,1,2                                       # loader: manifests vs Shar
     asr bench onnx --model exp/an4/model.pt --manifest data/an4/test_cuts.jsonl.gz   # eager vs onnxruntime
     asr bench chart bench.jsonl --out docs/performance.png
 
@@ -32,6 +33,7 @@ BENCHES = {
     "serve": ("serve", "requests/s and p50/p95 latency of asr serve on loopback, batching on and off"),
     "stream": ("stream", "latency (first partial, final) and real-time factor of model.stream() on a simulated clock"),
     "stream-serve": ("stream_serve", "N concurrent live WebSocket streams against asr serve: final latency, lag"),
+    "data": ("data", "training data loading: audio hours/s and cuts/s from manifests and from Shar, 0-2 workers"),
     "onnx": ("onnx", "eager PyTorch against onnxruntime fp32 and int8: RTF, speed-up, WER, file size, peak memory"),
     "chart": ("chart", "draw a PNG from the JSON lines that --json appended"),
 }
@@ -95,6 +97,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--clients", default="1,4,16", help="concurrent streams, one level after another (default 1,4,16)")
     p.add_argument("--chunk-ms", type=int, default=None, help="the streams' chunk (default: the server's, 640 ms)")
     p.add_argument("--threads", type=int, default=None, help="the server's torch threads (default: asr serve's)")
+    p.add_argument("--json", metavar="FILE", help="also append each JSON line to FILE")
+
+    p = sub.add_parser("data", help=BENCHES["data"][1], description=BENCHES["data"][1])
+    p.add_argument("--cuts", type=int, default=20000, help="cuts in the synthetic corpus (default 20000)")
+    p.add_argument("--seconds", type=float, default=2.0, help="their mean duration in seconds (default 2)")
+    p.add_argument("--workers", default="0,1,2", help="loader workers, comma-separated (default 0,1,2)")
+    p.add_argument("--batches", type=int, default=200, help="timed batches per setting (default 200)")
+    p.add_argument("--warmup", type=int, default=5, help="untimed batches first (default 5)")
+    p.add_argument("--max-duration", type=float, default=100.0, help="seconds of audio a batch (default 100)")
+    p.add_argument("--shard-size", type=int, default=1000, help="cuts a Shar shard (default 1000)")
+    p.add_argument("--root", default="/tmp/asr-bench-data", help="where the corpus and shards are cached")
     p.add_argument("--json", metavar="FILE", help="also append each JSON line to FILE")
 
     p = sub.add_parser("onnx", help=BENCHES["onnx"][1], description=BENCHES["onnx"][1])

@@ -128,6 +128,14 @@ def test_errors_raise_the_clients_exception_classes(served, tmp_path):
     with pytest.raises(openai.APIStatusError) as e:
         c.audio.transcriptions.create(model="digits", file=big)
     assert e.value.status_code == 413 and e.value.body["code"] == "file_too_large"
+    # Translation: OpenAI's endpoint, answered in its error shape naming what the served model does.
+    with pytest.raises(openai.BadRequestError) as e:
+        c.audio.translations.create(model="digits", file=wav)
+    assert e.value.body["code"] == "unsupported_task" and "digits (en)" in e.value.body["message"]
+    assert "/v1/audio/transcriptions" in e.value.body["message"]
+    r = httpx.get(f"{url}/v1/nothing", headers={"Authorization": f"Bearer {KEY}"})
+    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+    assert "POST /v1/audio/transcriptions" in r.json()["error"]["message"]
     # The server is still up and right after all of that.
     assert c.audio.transcriptions.create(model="digits", file=wav).text == heldout[0][1]
     assert [m.id for m in c.models.list()] == ["digits"]

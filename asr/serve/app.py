@@ -157,6 +157,16 @@ def create_app(models: list[ServedModel], options: ServeOptions = ServeOptions()
         finally:
             await _run_all(cleanup)
 
+    @app.post("/v1/audio/translations")
+    async def translations(request: Request) -> Response:
+        """OpenAI's speech-to-English endpoint: answered in its error shape, naming what the served models do
+        (none of them translates yet: each is a recogniser of its own language)."""
+        authorise(request)
+        await drain(request.receive, int(options.max_upload_mb * MB))
+        can = ", ".join(f"{m.name} ({m.language})" for m in state.models.values())
+        raise APIError(400, f"no served model translates speech: {can} transcribe(s) in their own language; send "
+                            f"the audio to POST /v1/audio/transcriptions", "model", "unsupported_task")
+
     @app.post("/v1/audio/attention")
     async def attention(request: Request) -> Response:
         cleanup: list = []
@@ -277,6 +287,11 @@ async def _run_all(fns: list) -> None:
             await result
 
 
+ENDPOINTS = ("POST /v1/audio/transcriptions, POST /v1/audio/translations (translation models), GET /v1/models, "
+             "GET /v1/models/{name}, POST /v1/audio/attention, WebSocket /v1/audio/stream, GET /health and the page "
+             "at /")
+
+
 def _errors(app: FastAPI) -> None:
     """Every error in OpenAI's shape."""
 
@@ -285,7 +300,12 @@ def _errors(app: FastAPI) -> None:
         return JSONResponse(e.body(), status_code=e.status)
 
     @app.exception_handler(HTTPException)
-    async def http_error(_: Request, e: HTTPException) -> JSONResponse:
+    async def http_error(request: Request, e: HTTPException) -> JSONResponse:
+        if e.status_code in (404, 405):  # a path or method this server does not answer: say which it does
+            err = APIError(e.status_code, f"{request.method} {request.url.path}: not an endpoint of this server; "
+                                          f"it answers {ENDPOINTS}", None,
+                           "not_found" if e.status_code == 404 else "method_not_allowed")
+            return JSONResponse(err.body(), status_code=e.status_code)
         return JSONResponse(APIError(e.status_code, str(e.detail)).body(), status_code=e.status_code)
 
     @app.exception_handler(Exception)

@@ -15,8 +15,8 @@ cross-attention over them -> token ids (B, U) -> text.
 
 The layers, bottom up (a module imports only from the layers below its own, and the modules of one layer import
 none of each other; `lint-imports` checks it, pyproject.toml's [tool.importlinter]): errors -> text, hardware,
-allocator, resources -> audio, tokenizer, features -> model -> lm, runtime -> decoding -> data -> corpora, metrics, bleu,
-plots
+allocator, resources -> audio, tokenizer, features -> model -> lm, runtime -> decoding -> data -> corpora,
+metrics, bleu, plots
 -> inference -> training -> demo, bench, serve -> commands -> cli.
 """
 

@@ -223,8 +223,9 @@ def pair(rng: random.Random) -> Pair:
         obj_de, obj_en = _argument(rng, verb.objects, "acc", ids)
         tail_de, tail_en = [], []
         if rng.random() < 0.35:
-            conj_de, conj_en, conj_tenses = rng.choice(CONJUNCTIONS)
-            sub_de, sub_en = _subordinate(rng, rng.choice(conj_tenses.split()), ids)
+            near = {"present"} if tense in ("present", "future") else {"past", "perfect"}  # no "will paint when found"
+            conj_de, conj_en, conj_tenses = rng.choice([c for c in CONJUNCTIONS if near & set(c[2].split())])
+            sub_de, sub_en = _subordinate(rng, rng.choice(sorted(near & set(conj_tenses.split()))), ids)
             tail_de, tail_en = [(conj_de, None)] + sub_de, [(conj_en, None)] + sub_en
     finite, final, verb_en = _verb_forms(verb, tense, not time_de and rng.random() < 0.5, next(ids))
     if time_de and rng.random() < 0.6:  # the adverbial takes the first place, the subject moves after the verb

@@ -21,7 +21,7 @@ from asr.model import ModelConfig
 from asr.training.prepare import prepare_run
 from asr.training.schedules import OptimConfig
 from asr.training.task import ASRTask, TaskConfig, TokenizerConfig
-from training_fixtures import noise_corpus
+from training_fixtures import ddp_fit, noise_corpus
 
 pytestmark = pytest.mark.timeout(300)
 
@@ -118,30 +118,11 @@ def test_a_killed_run_resumes_exactly_from_shards(shar, tmp_path):
 def test_two_ranks_read_disjoint_shards_through_asr_fit(shar, tmp_path):
     """`asr fit --trainer.strategy ddp` with 2 CPU processes on shards: each rank trains on its own shards' cuts
     and both finish their epochs (the same batch count on each: no rank waits at an epoch's end)."""
-    import os
-    import subprocess
-    import sys
-
-    import yaml
-
     manifest, folder = shar
-    cfg = {
-        "seed_everything": 0,
-        "trainer": {"accelerator": "cpu", "devices": 2, "strategy": "ddp", "max_epochs": 2,
-                    "limit_val_batches": 0, "logger": False, "enable_checkpointing": False,
-                    "enable_progress_bar": False, "default_root_dir": str(tmp_path / "run"),
-                    "callbacks": [{"class_path": "ddp_probe.RecordCutIds",
-                                   "init_args": {"out_dir": str(tmp_path / "ids")}}]},
-        "model": {"model": {"d_model": 32, "heads": 2, "enc_layers": 1, "dec_layers": 1, "ffn": 64,
-                            "subsampling_channels": 8}, "tokenizer": {"kind": "char"},
-                  "optim": {"warmup_steps": 5}, "task": {"cmvn_utterances": 10}},
-        "data": {"train_manifests": None, "shar_dirs": [str(folder)], "valid_manifests": str(manifest),
-                 "max_duration": 3.0, "num_buckets": 2, "num_workers": 1},
-    }
-    (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(cfg))
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent), "CUDA_VISIBLE_DEVICES": ""}
-    proc = subprocess.run([sys.executable, "-m", "asr.cli", "fit", "--config", str(tmp_path / "cfg.yaml")],
-                          env=env, capture_output=True, text=True, timeout=500, cwd=tmp_path)
+    model = {"d_model": 32, "heads": 2, "enc_layers": 1, "dec_layers": 1, "ffn": 64, "subsampling_channels": 8}
+    proc = ddp_fit(tmp_path, model, {"train_manifests": None, "shar_dirs": [str(folder)],
+                                     "valid_manifests": str(manifest), "max_duration": 3.0, "num_buckets": 2,
+                                     "num_workers": 1})
     assert proc.returncode == 0, proc.stderr[-3000:]
     shard_of = {c.id: i for i, s in enumerate(list_shards([str(folder)]))
                 for c in CutSet.from_shar(fields={"cuts": [s.cuts]})}

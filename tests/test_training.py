@@ -8,7 +8,6 @@ from pathlib import Path
 import lightning as L
 import pytest
 import torch
-import yaml
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 from asr.training.checkpoints import export
@@ -18,7 +17,7 @@ from asr.training.task import ASRTask, TaskConfig, TokenizerConfig
 from asr.model import ModelConfig
 from asr.model.io import load_model_file
 from asr.training.schedules import OptimConfig
-from training_fixtures import noise_corpus
+from training_fixtures import ddp_fit, noise_corpus
 
 TINY = dict(d_model=32, heads=2, enc_layers=1, dec_layers=1, ffn=64, subsampling=4, subsampling_channels=8,
             conv_module=True, conv_kernel=5, dropout=0.1)  # dropout on: resume must restore random state
@@ -86,24 +85,8 @@ def test_ddp_two_processes_disjoint_data_uneven_batches(tmp_path):
     """`asr fit --trainer.strategy ddp` with 2 CPU processes: ranks see disjoint cuts, and dynamic batches that
     don't split evenly across ranks still finish (no hang)."""
     manifest = noise_corpus(tmp_path / "data", n=23)  # odd count, varied durations: uneven batches
-    cfg = {
-        "seed_everything": 0,
-        "trainer": {"accelerator": "cpu", "devices": 2, "strategy": "ddp", "max_epochs": 2,
-                    "limit_val_batches": 0, "logger": False, "enable_checkpointing": False,
-                    "enable_progress_bar": False, "default_root_dir": str(tmp_path / "run"),
-                    "callbacks": [{"class_path": "ddp_probe.RecordCutIds",
-                                   "init_args": {"out_dir": str(tmp_path / "ids")}}]},
-        "model": {"model": TINY, "tokenizer": {"kind": "char"}, "optim": {"warmup_steps": 5},
-                  "task": {"cmvn_utterances": 10}},
-        "data": {"train_manifests": str(manifest), "valid_manifests": str(manifest), "max_duration": 3.0,
-                 "num_buckets": 2, "num_workers": 0},
-    }
-    (tmp_path / "cfg.yaml").write_text(yaml.safe_dump(cfg))
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).parent), "CUDA_VISIBLE_DEVICES": ""}
-    proc = subprocess.run(
-        [sys.executable, "-m", "asr.cli", "fit", "--config", str(tmp_path / "cfg.yaml")],
-        env=env, capture_output=True, text=True, timeout=500, cwd=tmp_path,
-    )
+    proc = ddp_fit(tmp_path, TINY, {"train_manifests": str(manifest), "valid_manifests": str(manifest),
+                                    "max_duration": 3.0, "num_buckets": 2, "num_workers": 0})
     assert proc.returncode == 0, proc.stderr[-3000:]
     ranks = [set((tmp_path / "ids" / f"rank{r}_epoch0.txt").read_text().split()) for r in (0, 1)]
     assert ranks[0] and ranks[1]

@@ -368,10 +368,8 @@ def load_model(path: str | Path, device: str | torch.device = "cpu", backend: st
     --format onnx` (run by onnxruntime). backend: "auto" (by what `path` is), "torch" or "onnxruntime" (then `path`
     must be of that kind). compile: torch.compile the encoder (dynamic shapes; the PyTorch backend only). Raises
     UserError if unusable."""
-    from asr.runtime.onnx_net import is_onnx_folder, load_onnx_folder
-
     device = torch.device(device)
-    folder = is_onnx_folder(path)
+    folder = (Path(path) / "model.json").is_file()  # an export (asr.runtime): its modules load only then
     if backend == "onnxruntime" and not folder:
         raise UserError(f"{path}: --backend onnxruntime runs an exported folder; write one with "
                         f"`asr export {path} --format onnx --out DIR` and give DIR")
@@ -388,6 +386,8 @@ def load_model(path: str | Path, device: str | torch.device = "cpu", backend: st
         if compile:
             raise UserError(f"{path}: --compile is PyTorch's; an exported folder is already optimised by "
                             f"onnxruntime")
+        from asr.runtime.onnx_net import load_onnx_folder
+
         net, tokenizer, meta = load_onnx_folder(path)
         return Transcriber(net, tokenizer, meta, name=Path(path).name)
     net, tokenizer, meta = load_model_file(path, device)

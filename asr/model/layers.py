@@ -13,12 +13,16 @@ from asr.model.dropout import Dropout
 
 def sinusoidal_positions(length: int, d_model: int, offset: int = 0, device=None) -> Tensor:
     """(length, D) sinusoidal positions starting at `offset` (Vaswani et al.)."""
-    pos = torch.arange(offset, offset + length, device=device, dtype=torch.float32)[:, None]
-    div = torch.exp(torch.arange(0, d_model, 2, device=device, dtype=torch.float32) * (-math.log(10000.0) / d_model))
-    pe = torch.zeros(length, d_model, device=device)
-    pe[:, 0::2] = torch.sin(pos * div)
-    pe[:, 1::2] = torch.cos(pos * div)
-    return pe
+    return sinusoids(torch.arange(offset, offset + length, device=device), d_model)
+
+
+def sinusoids(pos: Tensor, d_model: int) -> Tensor:
+    """(c,) integer positions -> (c, D): sin in the even columns, cos in the odd ones. A tensor of positions, so an
+    exported graph (asr.runtime.graphs) can start them at a cache's length."""
+    p = pos.to(torch.float32)[:, None]
+    div = torch.exp(torch.arange(0, d_model, 2, device=pos.device, dtype=torch.float32)
+                    * (-math.log(10000.0) / d_model))
+    return torch.stack([torch.sin(p * div), torch.cos(p * div)], dim=-1).reshape(pos.shape[0], d_model)
 
 
 def relative_positions(length: int, d_model: int, device=None) -> Tensor:

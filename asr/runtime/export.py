@@ -34,9 +34,9 @@ from asr.model.card import ModelCard
 from asr.model.io import count_parameters, vocabulary
 from asr.runtime.graphs import (CTCGraph, DecoderInitGraph, DecoderStepGraph, EncoderChunkGraph, EncoderGraph,
                                 FeaturesGraph, for_export)
+from asr.runtime.onnx_net import FORMAT
 from asr.tokenizer import Tokenizer
 
-FORMAT = "asr-onnx/1"
 OPSET = 18
 QUANTIZE = ("int8",)
 QUANTIZED_GRAPHS = ("encoder", "ctc", "decoder_init", "decoder_step", "encoder_chunk")  # those with weights

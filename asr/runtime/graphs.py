@@ -32,13 +32,7 @@ from torch import Tensor, nn
 from asr.model.asr_model import ASRModel
 from asr.model.decoder import Decoder
 from asr.model.encoder import Encoder
-
-
-def positions(pos: Tensor, d_model: int) -> Tensor:
-    """(c,) integer positions -> (c, D) sinusoids: `sinusoidal_positions` at a start that is a tensor."""
-    p = pos.to(torch.float32)[:, None]
-    div = torch.exp(torch.arange(0, d_model, 2, dtype=torch.float32) * (-math.log(10000.0) / d_model))
-    return torch.stack([torch.sin(p * div), torch.cos(p * div)], dim=-1).reshape(pos.shape[0], d_model)
+from asr.model.layers import sinusoids
 
 
 class DFTSpectrogram(nn.Module):
@@ -121,7 +115,7 @@ class DecoderStepGraph(nn.Module):
         dec = self.decoder
         L = len(dec.blocks)
         past, k = cache[0].shape[2], tokens.shape[1]
-        x = dec.embed(tokens) + positions(torch.arange(k) + past, dec.embed.embedding_dim)  # (N, k, D)
+        x = dec.embed(tokens) + sinusoids(torch.arange(k) + past, dec.embed.embedding_dim)  # (N, k, D)
         # token i (at position past + i) sees the cached ones and the new ones up to itself; with k = 1 all True,
         # which the attention computes as the eager step's "no mask"
         mask = (torch.arange(past + k)[None, :] <= torch.arange(k)[:, None] + past)  # (k, U + k)
@@ -147,7 +141,7 @@ class EncoderChunkGraph(nn.Module):
         L = len(enc.blocks)
         x, _ = enc.subsample(feats, torch.full(feats.shape[:1], feats.shape[1], dtype=torch.long))
         c = x.shape[1]
-        x = x + positions(torch.arange(c) + offset, x.shape[2])
+        x = x + sinusoids(torch.arange(c) + offset, x.shape[2])
         kvs: list[Tensor] = []
         convs: list[Tensor] = []
         j = 2 * L

@@ -22,14 +22,14 @@ from asr.model.attention import KVCache, key_padding_mask
 from asr.model.config import ModelConfig
 from asr.model.decoder import DecoderCache
 from asr.model.encoder import EncoderCache
-from asr.runtime.export import FORMAT
 from asr.tokenizer import Tokenizer, tokenizer_from_state
 
 Session = "onnxruntime.InferenceSession"
+FORMAT = "asr-onnx/1"  # model.json's format (asr.runtime.export writes it)
 
 
 def is_onnx_folder(path: str | Path) -> bool:
-    return (Path(path) / "model.json").is_file()
+    return (Path(path) / "model.json").is_file()  # also asr.inference.transcriber.load_model's test
 
 
 def load_onnx_folder(folder: str | Path, threads: int | None = None) -> tuple[OnnxNetwork, Tokenizer, dict]:

@@ -40,19 +40,20 @@ class Throughput(L.Callback):
             self._since = now
             return
         rate = pl_module.model_cfg.frontend.sample_rate if hasattr(pl_module, "model_cfg") else 16_000
-        self._audio_s += float(batch["audio_lens"].sum()) / rate
+        # Summed as tensors, read once a log line: a float() per batch would wait for the GPU at every step
+        self._audio_s = self._audio_s + batch["audio_lens"].sum() / rate
         if "target_lens" in batch:
-            self._tokens += int(batch["target_lens"].sum()) + len(batch["target_lens"])
+            self._tokens = self._tokens + batch["target_lens"].sum() + len(batch["target_lens"])
         every = max(1, trainer.log_every_n_steps)
         step = trainer.global_step
         if step % every or step == 0 or step == self._logged:
             return
         self._logged = step
-        elapsed = now - self._since
-        if elapsed <= 0 or self._audio_s <= 0:
+        elapsed, audio_s, tokens = now - self._since, float(self._audio_s), float(self._tokens)
+        if elapsed <= 0 or audio_s <= 0:
             return
-        audio_h_per_s = self._audio_s / 3600 / elapsed
-        values = {"perf/audio_h_per_s": audio_h_per_s, "perf/tokens_per_s": self._tokens / elapsed}
+        audio_h_per_s = audio_s / 3600 / elapsed
+        values = {"perf/audio_h_per_s": audio_h_per_s, "perf/tokens_per_s": tokens / elapsed}
         if self._epoch_audio_s:
             values["perf/epoch_h"] = self._epoch_audio_s / 3600 / (audio_h_per_s * trainer.world_size * 3600)
         for name, value in values.items():

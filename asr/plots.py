@@ -16,7 +16,7 @@ not the word. Weights come from the explicit softmax(QK^T / sqrt(d_k)) path (`ne
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +37,9 @@ class AttentionMaps:
     clock: FrameClock
     hop_s: float  # seconds per feature frame
     text: str
+    # A translation model's source words (word, start s, end s): its CTC head's transcript aligned, drawn over the
+    # cross-attention so a row (a word of the translation) shows which spoken word it reads
+    source_words: list[tuple[str, float, float]] = field(default_factory=list)
 
 
 @torch.no_grad()
@@ -118,6 +121,8 @@ def draw(maps: AttentionMaps, title: str = ""):
         _image(ax, avg, extent_x, maps.labels)
         ax.set(title="decoder cross-attention, mean of all layers and heads (each row scaled to its maximum)",
                xlabel="time (s)", xlim=(0, duration))
+        if maps.source_words:
+            _source_axis(ax, maps.source_words)
         for layer, weights in enumerate(maps.cross):
             for h in range(H):
                 ax = fig.add_subplot(gs[2 + layer, h])
@@ -152,6 +157,17 @@ def _image(ax, weights: np.ndarray, extent_x: tuple[float, float], labels: list[
     ax.set_yticks(range(U))
     ax.set_yticklabels(labels if labels is not None else [], fontsize=8)
     ax.tick_params(axis="x", labelsize=7)
+
+
+def _source_axis(ax, words: list[tuple[str, float, float]]) -> None:
+    """The source words (a translation model's spoken words) along the top, their edges as faint lines."""
+    for _, start, end in words:
+        for x in (start, end):
+            ax.axvline(x, color="white", alpha=0.25, linewidth=0.6)
+    top = ax.secondary_xaxis("top")
+    top.set_xticks([(a + b) / 2 for _, a, b in words])
+    top.set_xticklabels([w for w, _, _ in words], rotation=45, ha="left", fontsize=8)
+    top.set_xlabel("spoken words (the CTC head's transcript, aligned)", fontsize=8)
 
 
 def save_png(maps: AttentionMaps, path: str | Path, title: str = "") -> Path:

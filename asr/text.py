@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from asr.errors import UserError
+
 # NFKC, not NFC: compatibility forms are spelling variants a recogniser cannot hear apart (full-width Ａ and ５ in
 # CJK text, Arabic presentation forms, the ligature ﬁ, superscript ²), and composed forms keep one code point per
 # accented letter where Unicode has one (é, not e + U+0301), so a character tokenizer sees one unit. Devanagari
@@ -73,3 +75,18 @@ def _unspaced(c: str) -> bool:
 def cut_text(cut) -> str:
     """The transcript of a lhotse cut: its supervisions' texts joined by spaces (raw, not normalised)."""
     return " ".join(s.text or "" for s in cut.supervisions)
+
+
+def cut_translation(cut, language: str) -> str:
+    """The translation into `language` of a lhotse cut (its supervisions' `custom["translated_text"][language]`,
+    as lhotse's speech-translation recipes store it), joined by spaces, raw. Raises UserError naming the cut when a
+    supervision has none."""
+    texts = []
+    for s in cut.supervisions:
+        translated = (s.custom or {}).get("translated_text") or {}
+        if language not in translated:
+            have = ", ".join(sorted(translated)) or "none"
+            raise UserError(f"cut {cut.id} has no {language} translation (its translated_text: {have}); a translation "
+                            "model trains on a corpus whose supervisions carry one (asr prepare tts-translation, mustc)")
+        texts.append(translated[language] or "")
+    return " ".join(texts)

@@ -131,7 +131,7 @@ def test_errors_raise_the_clients_exception_classes(served, tmp_path):
     # Translation: OpenAI's endpoint, answered in its error shape naming what the served model does.
     with pytest.raises(openai.BadRequestError) as e:
         c.audio.translations.create(model="digits", file=wav)
-    assert e.value.body["code"] == "unsupported_task" and "digits (en)" in e.value.body["message"]
+    assert e.value.body["code"] == "unsupported_task" and "digits: transcribes en" in e.value.body["message"]
     assert "/v1/audio/transcriptions" in e.value.body["message"]
     r = httpx.get(f"{url}/v1/nothing", headers={"Authorization": f"Bearer {KEY}"})
     assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"

@@ -35,6 +35,13 @@ def add_backend_argument(parser: argparse.ArgumentParser) -> None:
                              "(docs/performance.md)")
 
 
+def add_task_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--task", choices=("transcribe", "translate"), default=None,
+                        help="translate: a speech-translation model's translation; transcribe: the transcript (of a "
+                             "translation model: its CTC head's, in the source language) (default: the task the "
+                             "model file records)")
+
+
 def apply_compute_arguments(args: argparse.Namespace) -> None:
     """Set torch's thread count from --threads (imports torch: call it when the command runs)."""
     from asr.errors import UserError

@@ -5,6 +5,11 @@
     asr evaluate --model model.pt --manifest test.jsonl --lm lm.pt --lm-weight 0.3 --ngram 3gram.arpa.gz
     asr evaluate --model model.pt --manifest test.jsonl --plain-search      # ESPnet's search, no guards
     asr evaluate --model model.pt --manifest test.jsonl --max-segment 20    # long cuts cut by the VAD
+    asr evaluate --model st.pt --manifest data/tts-translation/test_cuts.jsonl.gz   # a translation model: BLEU
+
+A speech-translation model (`asr info` says "task: translate into en") is scored on its translations: BLEU and
+chrF (sacrebleu) against the supervisions' translated_text, and the WER of its CTC head's transcripts of the source
+(asr.inference.translation_eval); `--task transcribe` gives the usual report of those transcripts alone.
 
 The manifest is lhotse cuts or NeMo JSON lines (relative audio paths resolve against the manifest's folder);
 each --manifest is a test set. The scoring protocol (asr.inference.evaluation): every cut is decoded whole,
@@ -26,7 +31,7 @@ import sys
 from pathlib import Path
 
 from asr.commands import (add_backend_argument, add_compute_arguments, add_decode_arguments, add_stream_arguments,
-                          apply_compute_arguments, decode_options, fusion_files, stream_options,
+                          add_task_argument, apply_compute_arguments, decode_options, fusion_files, stream_options,
                           warn_if_precision_is_slow)
 
 
@@ -44,6 +49,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_stream_arguments(parser)
     add_compute_arguments(parser)
     add_backend_argument(parser)
+    add_task_argument(parser)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -65,7 +71,10 @@ def run(args: argparse.Namespace) -> int:
     sets = load_test_sets(args.manifest)
     model = load_model(args.model, args.device, args.backend, args.compile)
     opts = TranscribeOptions(decode=decode_options(args), batch_size=args.batch_size, word_timestamps=False,
-                             precision=args.precision, streaming=stream_options(args), **fusion_files(args))
+                             precision=args.precision, streaming=stream_options(args), task=args.task,
+                             **fusion_files(args))
+    if model.task(opts) == "translate":
+        return _run_translation(args, model, sets, opts)
     fusion = model.fusion(opts)  # loaded before the clock starts: the RTF is the search's, not file reading
     settings = Settings.of(opts.decode, fusion, args.max_segment, args.precision, opts.streaming)
     total = round(sum(c.duration for cuts in sets.values() for c in cuts), 1)
@@ -86,6 +95,38 @@ def run(args: argparse.Namespace) -> int:
     if ev.failures:
         print(f"{len(ev.failures)} of {len(ev.utterances)} utterances could not be decoded; they are scored as all "
               f"their reference words deleted", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _run_translation(args: argparse.Namespace, model, sets: dict, opts) -> int:
+    """`asr evaluate` of a translation model: BLEU, chrF, and the CTC transcript's WER."""
+    import json
+
+    from tqdm import tqdm
+
+    from asr.inference.report import Settings, write_reports
+    from asr.inference.translation_eval import evaluate_translation, translation_report, translation_summary
+
+    settings = Settings.of(opts.decode.for_task("translate"), model.fusion(opts), args.max_segment, args.precision)
+    total = round(sum(c.duration for cuts in sets.values() for c in cuts), 1)
+    with tqdm(total=total, unit="s", desc="audio", file=sys.stderr, disable=None, dynamic_ncols=True) as bar:
+        ev = evaluate_translation(model, sets, opts, on_audio=lambda s: bar.update(round(s, 1)),
+                                  on_error=lambda m: tqdm.write(f"error: {m}", file=sys.stderr),
+                                  max_segment_s=args.max_segment)
+    sys.stdout.write(translation_report(ev, "\n".join(settings.header())))
+    if args.out_dir:  # icefall's files, of the translations
+        for path in write_reports(ev.translation, args.out_dir, args.name or next(iter(sets)), settings.tag()):
+            print(f"wrote {path}")
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        extra = {"model": args.model, "manifests": args.manifest, "device": args.device,
+                 "settings": settings.header()}
+        Path(args.json).write_text(json.dumps(translation_summary(ev, extra), indent=2) + "\n")
+        print(f"wrote {args.json}")
+    if ev.translation.failures:
+        print(f"{len(ev.translation.failures)} of {len(ev.translation.utterances)} utterances could not be decoded; "
+              "they are scored as empty translations", file=sys.stderr)
         return 1
     return 0
 

@@ -3,6 +3,8 @@
     asr transcribe --model exp/demo/model.pt recordings/ 'more/*.mp3' --output-dir out --format all
     asr transcribe --model exp/demo/model.pt lecture.m4a --format srt --beam 8 --ctc-weight 0.5 --device cuda
     asr transcribe --model model.pt calls/ --lm lm.pt --lm-weight 0.3 --hotwords names.txt   # fusion, biasing
+    asr transcribe --model st.pt --task translate talk.wav       # a speech-translation model: into its language
+    asr transcribe --model st.pt --task transcribe talk.wav      # ... or its CTC head's transcript of the source
 
 PATHs are files, folders (searched recursively for audio) or globs; any length, format, sample rate and channel
 count. Without --output-dir the transcripts go to stdout: txt prints one line per segment for one file and
@@ -30,7 +32,7 @@ import argparse
 import sys
 
 from asr.commands import (add_backend_argument, add_compute_arguments, add_decode_arguments, add_stream_arguments,
-                          apply_compute_arguments, decode_options, fusion_files, stream_options,
+                          add_task_argument, apply_compute_arguments, decode_options, fusion_files, stream_options,
                           warn_if_precision_is_slow)
 from asr.inference.options import SegmentOptions
 
@@ -49,6 +51,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_stream_arguments(parser)
     add_compute_arguments(parser)
     add_backend_argument(parser)
+    add_task_argument(parser)
     seg = SegmentOptions()
     parser.add_argument("--max-segment", type=float, default=seg.max_segment_s,
                         help="longest segment in seconds; longer speech is cut at its quietest point "
@@ -92,7 +95,9 @@ def run(args: argparse.Namespace) -> int:
         decode=decode_options(args), batch_size=args.batch_size, **fusion_files(args),
         precision=args.precision, word_timestamps=not args.no_word_timestamps,
         segments=SegmentOptions(max_segment_s=args.max_segment, vad=not args.no_vad), streaming=stream_options(args),
+        task=args.task,
     )
+    model.task(opts)  # a translation asked of a model that only transcribes: one line, before any audio is read
     formats = FORMATS if args.format == "all" else (args.format,)
     several = len(files) > 1
     failed = len(problems)

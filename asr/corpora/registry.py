@@ -16,8 +16,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from asr.corpora import (an4, commonvoice, fsdd, librispeech, librispeech_lm, ljspeech, tedlium, tts_digits,
-                         tts_sentences, yesno)
+from asr.corpora import (an4, commonvoice, fsdd, librispeech, librispeech_lm, ljspeech, mustc, tedlium,
+                         tts_digits, tts_sentences, tts_translation, yesno)
 
 if TYPE_CHECKING:
     from lhotse import CutSet
@@ -35,6 +35,9 @@ CORPORA: dict[str, Corpus] = {
                          "connected digits spoken by espeak-ng/flite/festival voices; test voices unheard in train"),
     "tts-sentences": Corpus(tts_sentences.prepare_tts_sentences, tts_sentences.add_arguments,
                             "1,000+ word English sentences, same voices; test sentences never in train"),
+    "tts-translation": Corpus(tts_translation.prepare_tts_translation, tts_translation.add_arguments,
+                              "German sentences spoken by espeak-ng's voices with their English translations "
+                              "(or the reverse): speech translation offline"),
     "an4": Corpus(an4.prepare_an4, an4.add_arguments,
                   "CMU AN4, real 16 kHz speech of 84 people: names, digits, commands (../shared/data/an4 or --root)"),
     "fsdd": Corpus(fsdd.prepare_fsdd, fsdd.add_arguments,
@@ -48,6 +51,9 @@ CORPORA: dict[str, Corpus] = {
     "commonvoice": Corpus(commonvoice.prepare_commonvoice, commonvoice.add_arguments,
                           "Mozilla Common Voice, one --language (any script; zh, ja, th, ... split into characters)"),
     "tedlium": Corpus(tedlium.prepare_tedlium, tedlium.add_arguments, "TED-LIUM 3 talks, one cut per segment"),
+    "mustc": Corpus(mustc.prepare_mustc, mustc.add_arguments,
+                    "MuST-C English TED talks with translations (--target de, fr, ...), one cut per segment; "
+                    "manual download"),
     "ljspeech": Corpus(ljspeech.prepare_ljspeech, ljspeech.add_arguments, "LJ Speech, one speaker, 24 h"),
     "yesno": Corpus(yesno.prepare_yesno, yesno.add_arguments, "Kaldi's yes/no: 60 Hebrew recordings at 8 kHz"),
 }

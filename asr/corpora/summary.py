@@ -61,13 +61,17 @@ def file_recording(recording_id: str, path: Path, sampling_rate: int, num_sample
     )
 
 
-def utterance_cut(recording: Recording, text: str, speaker: str, custom: dict[str, Any]) -> MonoCut:
-    """One cut spanning the whole recording, with one supervision; `custom` goes on both."""
+def utterance_cut(recording: Recording, text: str, speaker: str, custom: dict[str, Any], language: str = "English",
+                  translation: dict[str, str] | None = None) -> MonoCut:
+    """One cut spanning the whole recording, with one supervision; `custom` goes on both. `translation`
+    ({language: text}) goes on the supervision as lhotse's speech-translation recipes store it
+    (`custom["translated_text"]`), the transcript staying its `text`."""
     from lhotse import SupervisionSegment
     from lhotse.cut import MonoCut
 
+    sup_custom = dict(custom) | ({"translated_text": dict(translation)} if translation else {})
     sup = SupervisionSegment(id=recording.id, recording_id=recording.id, start=0.0, duration=recording.duration,
-                             channel=0, text=text, language="English", speaker=speaker, custom=dict(custom))
+                             channel=0, text=text, language=language, speaker=speaker, custom=sup_custom)
     return MonoCut(id=recording.id, start=0.0, duration=recording.duration, channel=0, recording=recording,
                    supervisions=[sup], custom=dict(custom))
 

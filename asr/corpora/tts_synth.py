@@ -116,12 +116,17 @@ def plan(corpus: str, texts: dict[str, list[str]], voices: dict[str, list[Voice]
     return out
 
 
-def build_corpus(corpus: str, out_dir: Path, utts: dict[str, list[Utterance]], jobs: int | None
+def build_corpus(corpus: str, out_dir: Path, utts: dict[str, list[Utterance]], jobs: int | None,
+                 language: str = "English", translations: dict[str, dict[str, str]] | None = None
                  ) -> dict[str, CutSet]:
-    """Render the plan under `out_dir/wav/{split}/` and write the manifests; reuse whatever already matches."""
+    """Render the plan under `out_dir/wav/{split}/` and write the manifests; reuse whatever already matches.
+    `language` is the supervisions'; `translations` (utterance id -> {language: text}) go on them too."""
     out_dir = out_dir.resolve()  # manifests store absolute paths, so they work from any directory
     stamp = out_dir / "tts_plan.json"
-    digest = hashlib.sha1("\n".join(f"{u.id} {u.key()}" for s in utts.values() for u in s).encode()).hexdigest()
+    translations = translations or {}
+    digest = hashlib.sha1("\n".join(f"{u.id} {u.key()}" + (f" {language} {sorted(translations[u.id].items())}"
+                                                           if u.id in translations else "")
+                                     for s in utts.values() for u in s).encode()).hexdigest()
     if stamp.exists() and json.loads(stamp.read_text()).get("plan") == digest:
         loaded = summary.load_splits(out_dir)
         if loaded is not None:
@@ -137,7 +142,8 @@ def build_corpus(corpus: str, out_dir: Path, utts: dict[str, list[Utterance]], j
             rec = summary.file_recording(u.id, wav_path(out_dir / "wav", u), SAMPLE_RATE, samples[u.id])
             custom = {"voice": u.voice.id, "engine": u.voice.engine, "accent": u.voice.accent,
                       "rate": u.rate, "pitch": u.pitch}
-            cuts[split].append(summary.utterance_cut(rec, u.text, u.voice.id, custom))
+            cuts[split].append(summary.utterance_cut(rec, u.text, u.voice.id, custom, language,
+                                                     translations.get(u.id)))
     result = summary.save_splits(out_dir, cuts)
     stamp.write_text(json.dumps({"corpus": corpus, "plan": digest, "utterances": len(all_utts)}) + "\n")
     return result

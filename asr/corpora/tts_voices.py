@@ -120,6 +120,21 @@ def split_voices(voices: tuple[Voice, ...]) -> dict[str, list[Voice]]:
     return out
 
 
+def espeak_language_voices(language: str) -> dict[str, list[Voice]]:
+    """train/dev/test voices of espeak-ng's `language` ("de", "es", ...): every variant speaking it, the variants
+    HELD_OUT_ESPEAK names held out for dev and test as in English (so the held-out timbres are the same ones)."""
+    if not any(line.split()[1:2] == [language] for line in _run(["espeak-ng", f"--voices={language}"]).splitlines()):
+        raise UserError(f"espeak-ng has no {language!r} voice here; install espeak-ng "
+                        "(tools/install_system_deps.sh does it on Debian/Ubuntu)")
+    out: dict[str, list[Voice]] = {"train": [], "dev": [], "test": []}
+    held = {v: split for split, pairs in HELD_OUT_ESPEAK.items() for _, v in pairs}
+    for variant in _espeak_variants():
+        voice = Voice(f"espeak/{language}+{variant}", "espeak", f"{language}+{variant}", f"espeak:{variant}",
+                      language, language)
+        out[held.get(variant, "train")].append(voice)
+    return out
+
+
 ESPEAK_WPM = 175          # espeak-ng's default speaking rate; a rate factor scales it
 ESPEAK_AMPLITUDE = 60     # of espeak's 0-200; its default (100) clips some variants
 

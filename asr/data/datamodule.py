@@ -118,6 +118,9 @@ class ASRDataModule(L.LightningDataModule):
         # The run's tokenizer: batches then carry target ids (B, U). Not a setting: the model's tokenizer, handed over
         # by whoever starts the run (asr.training.prepare.prepare_run), so that both always hold the same one.
         self.tokenizer: Tokenizer | None = None
+        # Speech translation: the language the model translates into (its ModelConfig.target_language), handed over
+        # with the tokenizer; batches then carry the translation as "text"/"targets" and the transcript for CTC.
+        self.translate_to: str | None = None
         self._cuts: dict[str, CutSet] = {}
         self._train_sampler: DynamicBucketingSampler | None = None
         self._pending: dict | None = None  # restored state (`state_dict()`), applied by the next train_dataloader()
@@ -240,7 +243,7 @@ class ASRDataModule(L.LightningDataModule):
         self._train_sampler = sampler
         dataset = ASRDataset(self.sample_rate, self.speed_perturb, self.noise_snr_db, self.noise_prob,
                              self.band_limit_prob, self.band_limit_hz, self.reverb_prob, self.reverb_max_t60,
-                             tokenizer=self.tokenizer)
+                             tokenizer=self.tokenizer, translate_to=self.translate_to)
         return self._loader(dataset, sampler)
 
     def _read_shards(self) -> None:
@@ -272,7 +275,7 @@ class ASRDataModule(L.LightningDataModule):
             min_duration=self.min_utt_duration, max_duration_utt=self.max_utt_duration or math.inf)
         dataset = ASRDataset(self.sample_rate, self.speed_perturb, self.noise_snr_db, self.noise_prob,
                              self.band_limit_prob, self.band_limit_hz, self.reverb_prob, self.reverb_max_t60,
-                             tokenizer=self.tokenizer)
+                             tokenizer=self.tokenizer, translate_to=self.translate_to)
         self._shar_stream = ShardStream(self._shards, cfg, dataset.__getitem__)
         return StreamLoader(self._shar_stream, self._shar_position, self.num_workers)
 
@@ -286,11 +289,11 @@ class ASRDataModule(L.LightningDataModule):
         return epoch, skip
 
     def val_dataloader(self) -> DataLoader:
-        return self._loader(ASRDataset(self.sample_rate, tokenizer=self.tokenizer),
+        return self._loader(ASRDataset(self.sample_rate, tokenizer=self.tokenizer, translate_to=self.translate_to),
                             self.make_sampler(self.cuts("valid"), shuffle=False))
 
     def test_dataloader(self) -> DataLoader:
-        return self._loader(ASRDataset(self.sample_rate, tokenizer=self.tokenizer),
+        return self._loader(ASRDataset(self.sample_rate, tokenizer=self.tokenizer, translate_to=self.translate_to),
                             self.make_sampler(self.cuts("test"), shuffle=False))
 
     def _loader(self, dataset: ASRDataset, sampler: DynamicBucketingSampler) -> DataLoader:

@@ -10,6 +10,9 @@ Batch schema (what `ASRDataset()[cuts]` returns)::
         # with a tokenizer (`ASRDataset(..., tokenizer=tok)`; the data module's is the run's):
         "targets": LongTensor (B, U),  # tokenizer.encode(text) of each row, padded with -1 (asr.model's IGNORE)
         "target_lens": LongTensor (B,),# tokens in each row
+        # speech translation (`translate_to="en"`): "text" and "targets" are the translation, and
+        "source_text": list[str],      # the transcripts, normalised
+        "ctc_targets": LongTensor (B, U_src), "ctc_target_lens": LongTensor (B,),  # the CTC head's: the transcripts
     }
 
 Dimension symbols: B batch size, S samples, U tokens. Transcripts are tokenised here, in the loader's worker
@@ -31,7 +34,7 @@ from lhotse.dataset.collation import collate_audio
 from asr.data.augment import add_noise, band_limit, perturb_speed, reverberate, rir_bank
 from asr.errors import UserError
 from asr.model import pad_targets
-from asr.text import cut_text, normalise_text
+from asr.text import cut_text, cut_translation, normalise_text
 from asr.tokenizer import Tokenizer
 
 log = logging.getLogger(__name__)
@@ -50,9 +53,11 @@ class ASRDataset(torch.utils.data.Dataset):
         reverb_prob: float = 0.0,
         reverb_max_t60: float = 0.8,
         tokenizer: Tokenizer | None = None,
+        translate_to: str | None = None,
     ) -> None:
         self.sample_rate = sample_rate
         self.tokenizer = tokenizer
+        self.translate_to = translate_to
         self.reverb_prob = reverb_prob
         self.reverb_max_t60 = reverb_max_t60
         self._rirs: list[torch.Tensor] | None = None
@@ -85,9 +90,15 @@ class ASRDataset(torch.utils.data.Dataset):
             audio = add_noise(audio, audio_lens, self.noise_snr_db, self.noise_prob, gen)
         text = [normalise_text(cut_text(c)) for c in kept]
         batch = {"audio": audio, "audio_lens": audio_lens.long(), "text": text, "ids": list(kept.ids)}
+        if self.translate_to:
+            batch["source_text"] = text
+            batch["text"] = [normalise_text(cut_translation(c, self.translate_to)) for c in kept]
         if self.tokenizer is not None:
-            targets, target_lens = pad_targets([self.tokenizer.encode(t) for t in text])  # (B, U), (B,)
+            targets, target_lens = pad_targets([self.tokenizer.encode(t) for t in batch["text"]])  # (B, U), (B,)
             batch.update(targets=targets, target_lens=target_lens)
+            if self.translate_to:
+                ctc_targets, ctc_lens = pad_targets([self.tokenizer.encode(t) for t in text])  # (B, U_src), (B,)
+                batch.update(ctc_targets=ctc_targets, ctc_target_lens=ctc_lens)
         return batch
 
     def _rir_bank(self) -> list[torch.Tensor]:

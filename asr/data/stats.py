@@ -23,6 +23,7 @@ from tqdm import tqdm
 
 from asr.errors import UserError, brief
 from asr.features import FrontendConfig, LogMel, StatsAccumulator
+from asr.text import cut_translation
 from asr.tokenizer import Tokenizer, tokenizer_from_state, train_tokenizer
 
 if TYPE_CHECKING:
@@ -67,9 +68,14 @@ def compute_cmvn(
     return acc.result()
 
 
-def train_tokenizer_from_cuts(cuts: CutSet, kind: str = "char", vocab_size: int = 256) -> Tokenizer:
-    """A tokenizer trained on the cuts' transcripts (train_tokenizer normalises them)."""
-    return train_tokenizer((s.text or "" for c in cuts for s in c.supervisions), kind, vocab_size)
+def train_tokenizer_from_cuts(cuts: CutSet, kind: str = "char", vocab_size: int = 256,
+                              translate_to: str | None = None) -> Tokenizer:
+    """A tokenizer trained on the cuts' transcripts (train_tokenizer normalises them); with `translate_to`, on their
+    translations into that language too: one vocabulary for the CTC head (source) and the decoder (target)."""
+    texts = [s.text or "" for c in cuts for s in c.supervisions]
+    if translate_to:
+        texts += [cut_translation(c, translate_to) for c in cuts]
+    return train_tokenizer(texts, kind, vocab_size)
 
 
 TOKENIZER_FORMAT, CMVN_FORMAT = "asr-tokenizer/1", "asr-cmvn/1"

@@ -64,6 +64,16 @@ class DecodeOptions:
     # whatever the encoder length; min_len, max_len_ratio and the repetition guard are then ignored.
     suppress_eos_until: int | None = None
 
+    def for_task(self, task: str) -> DecodeOptions:
+        """What a model of `task` decodes with. A translation model's CTC head spells the source language, not the
+        decoder's, so it never enters the decoder's search: attention alone, no loop guard or search-error check
+        against CTC's path (rescoring becomes the beam). ctc_weight 1 still asks for CTC's best path: the source
+        transcript (`asr transcribe --task transcribe` on a translation model)."""
+        if task != "translate" or self.ctc_weight >= 1:
+            return self
+        return replace(self, search="joint" if self.search == "rescore" else self.search, ctc_weight=0.0,
+                       ctc_length_tolerance=None, search_error_check=False)
+
     def plain(self) -> DecodeOptions:
         """The search's own output, as ESPnet's joint CTC/attention beam search returns it: no repetition stop,
         no loop guard, no search-error check (`--plain-search`)."""

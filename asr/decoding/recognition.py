@@ -48,7 +48,8 @@ def recognise_encoded(net: Network, enc: Tensor, enc_lens: Tensor, opts: DecodeO
                       tokenizer: Tokenizer | None = None, fusion: Fusion | None = None,
                       log_probs: Tensor | None = None) -> Recognition:
     """Encoder states (B, T', D) and lengths (B,) -> Recognition. `log_probs` (B, T', V): CTC's, when the caller
-    has them already (a training step's loss)."""
+    has them already (a training step's loss). A translation model decodes with `opts.for_task("translate")`."""
+    opts = opts.for_task(net.cfg.task)
     with torch.no_grad():
         if log_probs is None:
             log_probs = net.ctc_log_probs(enc)  # (B, T', V) fp32

@@ -19,7 +19,7 @@ import math
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from asr.audio import ArraySource
 from asr.errors import UserError, brief
@@ -112,12 +112,13 @@ class Evaluation:
 
 def evaluate(model: Transcriber, cuts: CutSet | Mapping[str, CutSet], opts: TranscribeOptions,
              on_audio: Callable[[float], None] | None = None, on_error: Callable[[str], None] | None = None,
-             max_segment_s: float | None = None) -> Evaluation:
+             max_segment_s: float | None = None, reference: Callable[[Any], str] = cut_text) -> Evaluation:
     """Decode every cut and score it against its supervisions' text (see the module's protocol).
 
     `cuts`: one test set, or test sets by name (decoded together, reported per set). `max_segment_s`: None
-    decodes every cut whole; seconds: a longer cut is segmented as `asr transcribe` segments a file. Raises
-    UserError when no cut at all could be decoded (a wrong path, not a score)."""
+    decodes every cut whole; seconds: a longer cut is segmented as `asr transcribe` segments a file. `reference`:
+    a cut's reference text (a translation: `asr.inference.translation_eval`). Raises UserError when no cut at all
+    could be decoded (a wrong path, not a score)."""
     sets = {"test": cuts} if not isinstance(cuts, Mapping) else cuts
     listed = [(name, c) for name, cs in sets.items() for c in cs]
     opts = opts.with_segments(max_segment_s=math.inf if max_segment_s is None else max_segment_s)
@@ -132,7 +133,7 @@ def evaluate(model: Transcriber, cuts: CutSet | Mapping[str, CutSet], opts: Tran
             audio += result.duration
         speaker = next((s.speaker for s in cut.supervisions if s.speaker), NO_SPEAKER)
         hyp = "" if isinstance(result, UserError) else result.text
-        utterances.append(Utterance.scored(cut.id, cut_text(cut), hyp, speaker, test_set, error))
+        utterances.append(Utterance.scored(cut.id, reference(cut), hyp, speaker, test_set, error))
     seconds = time.perf_counter() - start
     failed = [u for u in utterances if u.error is not None]
     if not utterances or len(failed) == len(utterances):

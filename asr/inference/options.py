@@ -11,6 +11,7 @@ from asr.decoding.options import DecodeOptions
 from asr.errors import UserError
 
 PRECISIONS = ("fp32", "bf16")
+TASKS = ("transcribe", "translate")
 
 
 @dataclass(frozen=True)
@@ -81,8 +82,13 @@ class TranscribeOptions:
     # CPUs with native bf16 (AVX512-BF16, AMX) the matmuls run ~4x faster; "fp32" everywhere else.
     precision: str = "fp32"
     streaming: StreamOptions | None = None  # None: offline (segments decoded whole, in batches)
+    # "translate": the decoder's translation (a speech-translation model only); "transcribe": the transcript (a
+    # translation model's CTC head spells the source language: its best path); None: what the model file records.
+    task: str | None = None
 
     def __post_init__(self) -> None:
+        if self.task not in (None, *TASKS):
+            raise UserError(f"task must be one of {', '.join(TASKS)}, got {self.task!r}")
         if self.precision not in PRECISIONS:
             raise UserError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}")
         if self.batch_size < 1:

@@ -32,8 +32,10 @@ import numpy as np
 import torch
 
 from asr.audio import ArraySource, AudioSource, open_audio
+from asr.decoding.ctc_path import ctc_greedy
 from asr.decoding.endpoint import EndpointRule
 from asr.decoding.fusion import Fusion
+from asr.decoding.options import DecodeOptions
 from asr.decoding.recognition import Recognition, recognise
 from asr.errors import UserError
 from asr.inference.levels import HOP_S, Levels, measure, speech_threshold
@@ -144,6 +146,22 @@ class Transcriber:
             self._biased[key] = (base or Fusion(self.tokenizer)).with_hotwords(hotwords, bonus)
         return self._biased[key]
 
+    def task(self, opts: TranscribeOptions) -> str:
+        """The task `opts` asks for: its own, else the model's (`ModelConfig.task`). Raises UserError for a
+        translation asked of a model that only transcribes."""
+        task = opts.task or self.net.cfg.task
+        if task == "translate" and self.net.cfg.task != "translate":
+            raise UserError(f"{self.name or 'this model'} transcribes; it was not trained to translate (its file "
+                            "records task transcribe): use a speech-translation model (recipes/tts/translation.yaml)")
+        return task
+
+    def decode_options(self, opts: TranscribeOptions) -> DecodeOptions:
+        """The search `opts` asks of this model: a translation model transcribing takes its CTC head's best path
+        (the source language), translating takes the decoder alone (`DecodeOptions.for_task`)."""
+        if self.task(opts) == "transcribe" and self.net.cfg.task == "translate":
+            return replace(opts.decode, search="greedy", ctc_weight=1.0)
+        return opts.decode
+
     @property
     def can_stream(self) -> bool:
         """Whether the network runs chunk by chunk (`Encoder.forward_chunk`): absolute positions, and a conv module
@@ -170,6 +188,9 @@ class Transcriber:
             raise UserError(f"{self.name}: this model was not trained to stream chunk by chunk (its conv module "
                             f"reads ahead, or it uses relative positions or per-utterance CMN); use chunk_ms 0 "
                             f"(full context) or a streaming recipe's model (recipes/an4/streaming.yaml)")
+        if self.net.cfg.task == "translate":
+            raise UserError(f"{self.name or 'this model'} translates: a stream's partial texts come from the CTC "
+                            "head, which spells the source language; translate whole files or segments instead")
         chunk = chunk_frames(chunk_ms, self.clock.frame_s * 1000)
         return Stream(self, chunk, left_chunks, opts, self.fusion(opts), endpoint, final)
 
@@ -296,8 +317,8 @@ class Transcriber:
         wave = torch.zeros(len(jobs), int(lens.max()))  # (B, S)
         for b, j in enumerate(jobs):
             wave[b, : len(j.wave)] = torch.from_numpy(j.wave)
-        return recognise(self.net, wave.to(dev), lens.to(dev), opts.decode, self.tokenizer, self.fusion(opts),
-                         bf16=opts.precision == "bf16")
+        return recognise(self.net, wave.to(dev), lens.to(dev), self.decode_options(opts), self.tokenizer,
+                         self.fusion(opts), bf16=opts.precision == "bf16")
 
     def recognise_whole(self, name: str, opener: Opener, opts: TranscribeOptions) -> tuple[Job, Recognition]:
         """One input as one segment however long (no VAD, no windows), its audio prepared as `transcribe` prepares
@@ -320,19 +341,28 @@ class Transcriber:
         if self.backend != "torch":
             raise UserError(f"{self.name}: an exported (ONNX) folder holds no attention weights; draw the pictures "
                             f"from the PyTorch model file it was exported from")
+        if text is not None:  # the decoder is forced: no search, only CTC's path (a translation's source words)
+            opts = replace(opts, decode=replace(opts.decode, search="greedy", ctc_weight=1.0))
         job, rec = self.recognise_whole(name, opener, opts)
         tokens = rec.tokens[0] if text is None else self.tokenizer.encode(text)
-        return attention_maps(self.net, self.tokenizer, job.wave, tokens, text)
+        maps = attention_maps(self.net, self.tokenizer, job.wave, tokens, text)
+        if self.net.cfg.task == "translate":  # where the source's words are: the CTC head's path, aligned
+            source = ctc_greedy(rec.log_probs[:1], rec.enc_lens[:1])[0]
+            words = align_words(rec.posteriors(0), source, self.tokenizer, self.clock, 0.0, job.energy, job.threshold)
+            maps = replace(maps, source_words=[(w.word, w.start, w.end) for w in words])
+        return maps
 
     @torch.no_grad()
     def decode_jobs(self, jobs: list[Job], opts: TranscribeOptions) -> list[SegmentResult]:
         """Segments of any files, decoded as one batch: (B, S) audio -> one SegmentResult per job, in order."""
         rec = self.recognise_jobs(jobs, opts)
-        fits = transcript_fit(rec.log_probs, rec.enc_lens, rec.tokens).tolist()  # (B,): the vocabulary check
+        # A translation's tokens are not the CTC head's language: no vocabulary check, no CTC-aligned word times
+        spelled = self.task(opts) == "transcribe"
+        fits = transcript_fit(rec.log_probs, rec.enc_lens, rec.tokens).tolist() if spelled else [None] * len(jobs)
         out = []
         for b, (j, tokens, text) in enumerate(zip(jobs, rec.tokens, rec.texts)):
             words = []
-            if opts.word_timestamps and tokens:
+            if opts.word_timestamps and tokens and spelled:
                 words = align_words(rec.posteriors(b), tokens, self.tokenizer, self.clock, j.segment.start,
                                     j.energy, j.threshold, calibration=self.calibration)
             out.append(SegmentResult(round(j.segment.start, 3), round(j.segment.end, 3), text, words, list(tokens),

@@ -5,7 +5,8 @@ waveform (B, S) -> log-mel (B, T, F) (VTLP-warped in training) -> CMVN -> SpecAu
   -> CTC head (B, T', V)
   -> decoder with cross-attention -> logits (B, U, V)
 loss = ctc_weight * CTC + (1 - ctc_weight) * label-smoothed cross-entropy, each summed per utterance and
-averaged over the batch (as ESPnet does).
+averaged over the batch (as ESPnet does). A translation model (`cfg.task == "translate"`) gets the source
+transcript as CTC's targets and the translation as the decoder's (ESPnet's st1 with an ASR CTC).
 """
 
 from __future__ import annotations
@@ -76,19 +77,24 @@ class ASRModel(nn.Module):
         """(B, T', D) -> (B, T', V) log-probabilities in fp32."""
         return torch.log_softmax(self.ctc(enc).float(), dim=-1)
 
-    def forward(self, wave: Tensor, wave_lens: Tensor, targets: Tensor, target_lens: Tensor) -> Losses:
-        """wave (B, S), targets (B, U) token ids padded with IGNORE -> losses."""
+    def forward(self, wave: Tensor, wave_lens: Tensor, targets: Tensor, target_lens: Tensor,
+                ctc_targets: Tensor | None = None, ctc_target_lens: Tensor | None = None) -> Losses:
+        """wave (B, S), targets (B, U) token ids padded with IGNORE -> losses. `ctc_targets` (B, U_src): the CTC
+        head's own targets (speech translation: the source transcript); None: `targets`."""
         feats, feat_lens = self.frontend(wave, wave_lens)
-        return self.forward_features(feats, feat_lens, targets, target_lens)
+        return self.forward_features(feats, feat_lens, targets, target_lens, ctc_targets, ctc_target_lens)
 
-    def forward_features(self, feats: Tensor, feat_lens: Tensor, targets: Tensor, target_lens: Tensor) -> Losses:
+    def forward_features(self, feats: Tensor, feat_lens: Tensor, targets: Tensor, target_lens: Tensor,
+                         ctc_targets: Tensor | None = None, ctc_target_lens: Tensor | None = None) -> Losses:
         """Normalised log-mel (B, T, F), lengths (B,), targets (B, U) padded with IGNORE -> losses.
 
         `forward` after the frontend; `asr bench train-step` times it on random features."""
         enc, enc_lens, _ = self.encoder(feats, feat_lens)
         w = self.cfg.ctc_weight
         log_probs = self.ctc_log_probs(enc) if w > 0 else None  # (B, T', V)
-        ctc = self._ctc_loss(log_probs, enc_lens, targets, target_lens) if w > 0 else enc.new_zeros(())
+        if ctc_targets is None:
+            ctc_targets, ctc_target_lens = targets, target_lens
+        ctc = self._ctc_loss(log_probs, enc_lens, ctc_targets, ctc_target_lens) if w > 0 else enc.new_zeros(())
         if w < 1:
             att, acc = self._att_loss(enc, enc_lens, targets, target_lens)
         else:

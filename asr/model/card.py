@@ -68,6 +68,7 @@ class ModelCard:
     steps: int | None = None  # optimiser steps trained (the last checkpoint's, when several were averaged)
     init_from: str | None = None  # the model file its training started from (fine-tuning)
     calibration: Calibration | None = None
+    task: str | None = None  # "transcribe", or "translate into en" (the model's config, `ModelConfig.task`)
     extra: dict = field(default_factory=dict)  # anything else a writer recorded (read back as it was written)
 
     @classmethod
@@ -111,6 +112,7 @@ class ModelCard:
         """The card as `name: value` lines, for `asr info`."""
         vocab = self.vocabulary
         out = [
+            f"task: {self.task or UNKNOWN}",
             f"vocabulary: {vocab['kind']}, {vocab['size']} units (specials included)" if vocab else
             f"vocabulary: {UNKNOWN}",
             f"parameters: {self.parameters / 1e6:.2f} M" if self.parameters else f"parameters: {UNKNOWN}",

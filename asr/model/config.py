@@ -9,6 +9,8 @@ from asr.features import FrontendConfig
 
 PosEnc = Literal["abs", "rel"]  # a Literal: LightningCLI refuses other values while it parses the YAML
 POS_ENCODINGS = get_args(PosEnc)
+Task = Literal["transcribe", "translate"]
+TASKS = get_args(Task)
 
 
 @dataclass
@@ -38,10 +40,20 @@ class ModelConfig:
     ctc_weight: float = 0.3  # loss = w * CTC + (1 - w) * label-smoothed CE
     label_smoothing: float = 0.1
     frontend: FrontendConfig = field(default_factory=FrontendConfig)
+    # "translate" (speech translation, ESPnet's st1): the decoder writes the supervisions' translation into
+    # `target_language` (custom["translated_text"]) while the CTC head keeps the source transcript as its target
+    # (multi-task); CTC then never enters the decoder's search (`DecodeOptions.for_model`).
+    task: Task = "transcribe"
+    target_language: str = ""  # the translation's language code ("en"), as the corpus's translated_text names it
 
     def __post_init__(self) -> None:
         if self.pos_enc not in POS_ENCODINGS:
             raise ValueError(f"pos_enc must be one of {POS_ENCODINGS}, got {self.pos_enc!r}")
+        if self.task not in TASKS:
+            raise ValueError(f"task must be one of {TASKS}, got {self.task!r}")
+        if self.task == "translate" and not self.target_language:
+            raise ValueError("task translate needs target_language: the code of the language the decoder writes "
+                             "(the key of the supervisions' translated_text, e.g. en)")
         if self.dynamic_chunk and self.conv_module and not self.causal:
             raise ValueError("dynamic_chunk with conv_module needs causal: true (a centred kernel reads the next "
                              "chunk's frames, which a stream does not have yet)")

@@ -63,7 +63,12 @@ def model_card(model: ASRModel, tokenizer: Tokenizer, meta: dict) -> ModelCard:
     if card.vocabulary is None or card.parameters is None:
         card = replace(card, vocabulary=card.vocabulary or vocabulary(tokenizer),
                        parameters=card.parameters or count_parameters(model))
-    return card
+    return replace(card, task=task_line(model.cfg))
+
+
+def task_line(cfg) -> str:
+    """"transcribe", or "translate into en" for a speech-translation model (its CTC head transcribes the source)."""
+    return f"translate into {cfg.target_language}" if cfg.task == "translate" else "transcribe"
 
 
 def vocabulary(tokenizer: Tokenizer) -> dict:

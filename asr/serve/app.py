@@ -66,6 +66,19 @@ class _State:
                                 f"(GET /v1/models)", "model", "model_not_found")
         return served
 
+    def translator(self, name: str | None) -> ServedModel:
+        """The model a /v1/audio/translations request names, or the first served one that translates into English
+        (OpenAI's endpoint is speech into English). APIError 400 when it (or every one) does something else."""
+        into_english = [m for m in self.models.values() if _translates_into(m) == "en"]
+        if name is not None and (served := self.model(name)) in into_english:
+            return served
+        if name is None and into_english:
+            return into_english[0]
+        does = ", ".join(f"{m.name}: {_does(m)}" for m in self.models.values())
+        raise APIError(400, f"{'the model ' + repr(name) if name else 'no served model'} does not translate speech "
+                            f"into English ({does}); send audio to POST /v1/audio/transcriptions for its transcript",
+                       "model", "unsupported_task")
+
 
 def create_app(models: list[ServedModel], options: ServeOptions = ServeOptions()) -> FastAPI:  # noqa: B008
     if not models:
@@ -118,7 +131,8 @@ def create_app(models: list[ServedModel], options: ServeOptions = ServeOptions()
         authorise(request)
         return _model_card(state.model(name))
 
-    async def receive(request: Request, cleanup: list) -> tuple[int, TranscriptionRequest, ServedModel, UploadFile]:
+    async def receive(request: Request, cleanup: list, translate: bool = False
+                      ) -> tuple[int, TranscriptionRequest, ServedModel, UploadFile]:
         """Key, room in the queue, the form and the model it names; each undone by `cleanup` (run in reverse)
         when the request ends. Once its upload is in, its model's batcher expects it (a batch may wait up to
         max_wait_ms for it) until its segments are fed: a slow upload holds no batch up."""
@@ -132,16 +146,27 @@ def create_app(models: list[ServedModel], options: ServeOptions = ServeOptions()
         fields, upload = await read_form(request, options.max_upload_mb)
         cleanup.append(upload.close)
         req = TranscriptionRequest.parse(fields)
-        served = state.model(req.model)
+        served = state.translator(req.model) if translate else state.model(req.model)
         served.batcher.expect(rid)
         return rid, req, served, upload
 
     @app.post("/v1/audio/transcriptions")
     async def transcriptions(request: Request) -> Response:
+        return await answer(request, "transcribe")
+
+    @app.post("/v1/audio/translations")
+    async def translations(request: Request) -> Response:
+        """OpenAI's speech-to-English endpoint, answered by a served model that translates into English (the one
+        the request names, else the first); any other model: a 400 in OpenAI's error shape naming what each does."""
+        return await answer(request, "translate")
+
+    async def answer(request: Request, task: str) -> Response:
+        """A transcription (a translation model's: its CTC head's transcript of the source) or a translation."""
         cleanup: list = []
         try:
-            rid, req, served, upload = await receive(request, cleanup)
-            work = Work(served, rid, Path(), upload.filename or "upload", _options(served, req))
+            rid, req, served, upload = await receive(request, cleanup, translate=task == "translate")
+            opts = replace(_options(served, req), task=task, word_timestamps=task == "transcribe")
+            work = Work(served, rid, Path(), upload.filename or "upload", opts)
             if req.stream:
                 await run_in_threadpool(_prepare, work, upload, cleanup, False)
                 feeding = asyncio.ensure_future(run_in_threadpool(work.feed))  # it closes the audio when done
@@ -152,20 +177,11 @@ def create_app(models: list[ServedModel], options: ServeOptions = ServeOptions()
             await run_in_threadpool(_prepare, work, upload, cleanup, True)  # one hop: each costs the loop
             async for _ in work.results():
                 pass
-            body, media = transcription_body(work.transcript(), req, served.language)
+            language = _translates_into(served) if task == "translate" else served.language
+            body, media = transcription_body(work.transcript(), req, language, task)
             return Response(body, media_type=media)
         finally:
             await _run_all(cleanup)
-
-    @app.post("/v1/audio/translations")
-    async def translations(request: Request) -> Response:
-        """OpenAI's speech-to-English endpoint: answered in its error shape, naming what the served models do
-        (none of them translates yet: each is a recogniser of its own language)."""
-        authorise(request)
-        await drain(request.receive, int(options.max_upload_mb * MB))
-        can = ", ".join(f"{m.name} ({m.language})" for m in state.models.values())
-        raise APIError(400, f"no served model translates speech: {can} transcribe(s) in their own language; send "
-                            f"the audio to POST /v1/audio/transcriptions", "model", "unsupported_task")
 
     @app.post("/v1/audio/attention")
     async def attention(request: Request) -> Response:
@@ -263,6 +279,16 @@ def _attention_png(served: ServedModel, path: Path, filename: str, req: Transcri
         return served.engine.attention_png(path, filename, f"{filename} ({seconds:.1f} s)", _options(served, req))
     except UserError as e:
         raise APIError(400, str(e).replace(str(path), filename), "file", "invalid_audio") from None
+
+
+def _translates_into(m: ServedModel) -> str | None:
+    cfg = m.transcriber.net.cfg
+    return cfg.target_language if cfg.task == "translate" else None
+
+
+def _does(m: ServedModel) -> str:
+    into = _translates_into(m)
+    return f"translates into {into}" if into else f"transcribes {m.language}"
 
 
 def _model_card(m: ServedModel) -> dict:

@@ -131,8 +131,10 @@ def _temperature(value: str | None) -> float:
 
 
 # ---- answers ----------------------------------------------------------------------------------------------
-def transcription_body(t: Transcript, req: TranscriptionRequest, language: str) -> tuple[str, str]:
-    """(body, media type) of a finished transcription in `req.response_format`."""
+def transcription_body(t: Transcript, req: TranscriptionRequest, language: str, task: str = "transcribe"
+                       ) -> tuple[str, str]:
+    """(body, media type) of a finished transcription (or translation: `task`, `language` the output's) in
+    `req.response_format`."""
     fmt = req.response_format
     if fmt == "text":
         return t.text + "\n", "text/plain; charset=utf-8"
@@ -141,14 +143,14 @@ def transcription_body(t: Transcript, req: TranscriptionRequest, language: str) 
     if fmt == "json":
         return _dumps({"text": t.text, "usage": {"type": "duration", "seconds": math.ceil(t.duration)}}), \
             "application/json"
-    return _dumps(verbose(t, req.granularities, language)), "application/json"
+    return _dumps(verbose(t, req.granularities, language, task)), "application/json"
 
 
-def verbose(t: Transcript, granularities: tuple[str, ...], language: str) -> dict:
+def verbose(t: Transcript, granularities: tuple[str, ...], language: str, task: str = "transcribe") -> dict:
     """OpenAI's verbose_json; words carry our `confidence` too. avg_logprob is the mean log word confidence
     (the CTC posteriors of the words' units, calibrated): not a decoder log-probability, but what it is used for
     (below -1: doubtful); no_speech_prob is 0 for every segment returned (those without speech are dropped)."""
-    out: dict = {"task": "transcribe", "language": LANGUAGE_NAMES.get(language, language),
+    out: dict = {"task": task, "language": LANGUAGE_NAMES.get(language, language),
                  "duration": t.duration, "text": t.text}
     if "segment" in granularities:
         out["segments"] = [_segment(i, s) for i, s in enumerate(t.segments)]

@@ -65,7 +65,7 @@ def prepare_training(task, datamodule, root: str | Path, force: bool = False) ->
     manifests = list(datamodule.manifests["train"]) or list(getattr(datamodule, "shar_dirs", []))
     kind, size = task.tok_cfg.kind, task.tok_cfg.vocab_size
     if tok_path in todo:
-        tokenizer = train_tokenizer_from_cuts(cuts, kind, size)
+        tokenizer = train_tokenizer_from_cuts(cuts, kind, size, translation_target(task))
         write_tokenizer_file(tok_path, tokenizer, {"manifests": manifests, "kind": kind,
                                                    "vocab_size": size if kind in SIZED else None})
         print(f"wrote {tok_path}: {kind} tokenizer, {tokenizer.vocab_size} units, from {len(cuts)} training "
@@ -128,6 +128,13 @@ def prepare_run(trainer, task, datamodule, stage: str = "fit", ckpt_path: str | 
             wait_for(input_files(task, root))
         tokenizer, _, _ = read_inputs(task, root)
     datamodule.tokenizer = tokenizer
+    datamodule.translate_to = translation_target(task)
+
+
+def translation_target(task) -> str | None:
+    """The language a translation model's decoder writes (`model.model.target_language`); None for recognition."""
+    cfg = task.model_cfg
+    return cfg.target_language if cfg.task == "translate" else None
 
 
 def checkpoint_tokenizer(path: str | Path) -> Tokenizer | None:

@@ -213,7 +213,11 @@ class ASRTask(L.LightningModule):
 
     def _losses(self, batch: dict, targets=None):
         targets, target_lens = targets if targets is not None else self._targets(batch)
-        return self.net(batch["audio"], batch["audio_lens"], targets, target_lens)
+        if self.model_cfg.task == "translate" and "ctc_targets" not in batch:
+            raise UserError("a translation model's batches carry no source transcripts for its CTC head: the data "
+                            "module needs translate_to (asr.training.prepare.prepare_run sets it; asr fit does)")
+        return self.net(batch["audio"], batch["audio_lens"], targets, target_lens, batch.get("ctc_targets"),
+                        batch.get("ctc_target_lens"))
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         losses = self._losses(batch)
@@ -279,9 +283,14 @@ class ASRTask(L.LightningModule):
         """Log `<prefix>_wer` and `_cer` of the scored utterances (all ranks'): -> (wer, cer, utterances)."""
         if not self._scored:
             return None
-        r = error_report([a for a, _ in self._scored], [b for _, b in self._scored])
+        refs, hyps = [a for a, _ in self._scored], [b for _, b in self._scored]
+        r = error_report(refs, hyps)
         utterances = len(self._scored)
         self._scored = []
+        if self.model_cfg.task == "translate" and self.trainer.world_size == 1:  # corpus BLEU does not sum over ranks
+            from asr.bleu import translation_scores
+
+            self.log(f"{prefix}_bleu", float(translation_scores(refs, hyps).bleu), prog_bar=True)
         # Sum error counts over DDP ranks, then divide: a rank-weighted mean of WERs would be wrong.
         word_errors = r.substitutions + r.deletions + r.insertions
         counts = torch.tensor([word_errors, r.words, r.char_errors, r.chars, utterances], dtype=torch.float64,

@@ -139,6 +139,11 @@ _MIXED = {("m", "nom"): "er", ("m", "acc"): "en", ("f", "nom"): "e", ("f", "acc"
           ("n", "nom"): "es", ("n", "acc"): "es"}
 
 
+def inflect(adjective: str, ending: str) -> str:
+    """An adjective with its ending: "rot" + "en" -> "roten"; a stem's final e merges ("müde" + "en" -> "müden")."""
+    return adjective + (ending[1:] if adjective.endswith("e") and ending.startswith("e") else ending)
+
+
 def _noun_phrase(rng: random.Random, noun: Noun, case: str, ids: Iterator[int]) -> tuple[list[Tok], list[Tok]]:
     """'den roten tisch' / 'the red table': a determiner, maybe an adjective, the noun, agreeing in case and gender."""
     key = (noun.gender, case)
@@ -155,7 +160,7 @@ def _noun_phrase(rng: random.Random, noun: Noun, case: str, ids: Iterator[int]) 
     if rng.random() < 0.5:
         adj = rng.choice(ANIMATE_ADJECTIVES if noun.animate else THING_ADJECTIVES)
         i = next(ids)
-        de.append((adj + (_WEAK if kind == "def" else _MIXED)[key], i))
+        de.append((inflect(adj, (_WEAK if kind == "def" else _MIXED)[key]), i))
         en.append((ADJECTIVES[adj], i))
     i = next(ids)
     de.append((noun.de, i))
@@ -270,7 +275,7 @@ def vocabulary(lang: str) -> set[str]:
     if lang == "de":
         words |= set(_DEFINITE.values()) | {"ein" + e for e in _EIN_ENDING.values()} | {"dass"} | set(WEEKDAYS)
         words |= {p + e for p in POSSESSIVES for e in _EIN_ENDING.values()}
-        words |= {a + e for a in ADJECTIVES for e in {*_WEAK.values(), *_MIXED.values()}}
+        words |= {inflect(a, e) for a in ADJECTIVES for e in {*_WEAK.values(), *_MIXED.values()}}
         words |= {n.de for n in NOUNS} | finite_forms() | {v.de[2] for v in VERBS + SAY_VERBS}
         return words | {v.particle for v in VERBS if v.particle}
     if lang == "en":

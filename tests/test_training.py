@@ -8,6 +8,7 @@ from pathlib import Path
 import lightning as L
 import pytest
 import torch
+import yaml
 from lightning.pytorch.callbacks import ModelCheckpoint
 
 from asr.training.checkpoints import export
@@ -103,7 +104,10 @@ def test_every_recipe_trains_two_steps_on_the_cpu(recipe, tmp_path):
     copies), takes two optimiser steps of 8 s of audio (micro-batches of at most 4 s, accumulated) on a 12-cut
     fixture corpus (fewer cuts than the recipes' up to 30 buckets) with only the device and the data overridden.
     The GPU recipes keep bf16-mixed with clipping: that combination once crashed at the first step."""
-    manifest = noise_corpus(tmp_path / "data", n=12)
+    model = (yaml.safe_load(recipe.read_text()).get("model") or {}).get("model")
+    model = model if isinstance(model, dict) else {}  # a recipe may name a size file instead
+    translate_to = model.get("target_language") if model.get("task") == "translate" else None
+    manifest = noise_corpus(tmp_path / "data", n=12, translate_to=translate_to)
     args = ["--config", str(recipe), "--trainer.accelerator", "cpu", "--trainer.devices", "1",
             "--trainer.strategy", "auto", "--trainer.max_steps", "2", "--trainer.max_time", "null",
             "--trainer.limit_val_batches", "0", "--trainer.enable_progress_bar", "false",

@@ -16,7 +16,9 @@ from lhotse import CutSet, MonoCut, Recording, SupervisionSegment
 WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
 
 
-def noise_corpus(folder: Path, n: int = 24, seed: int = 0) -> Path:
+def noise_corpus(folder: Path, n: int = 24, seed: int = 0, translate_to: str | None = None) -> Path:
+    """`translate_to`: each supervision also carries a "translation" into that language (its words reversed), as
+    speech-translation corpora store it (`custom["translated_text"]`)."""
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     cuts = []
@@ -27,7 +29,9 @@ def noise_corpus(folder: Path, n: int = 24, seed: int = 0) -> Path:
         sf.write(path, audio, 16000)
         rec = Recording.from_file(path, recording_id=f"u{i:03d}")
         text = " ".join(rng.choice(WORDS, size=int(rng.integers(1, 4))))
-        sup = SupervisionSegment(id=rec.id, recording_id=rec.id, start=0.0, duration=rec.duration, text=text)
+        custom = {"translated_text": {translate_to: " ".join(reversed(text.split()))}} if translate_to else None
+        sup = SupervisionSegment(id=rec.id, recording_id=rec.id, start=0.0, duration=rec.duration, text=text,
+                                 custom=custom)
         cuts.append(MonoCut(id=rec.id, start=0.0, duration=rec.duration, channel=0, recording=rec, supervisions=[sup]))
     path = folder / "cuts.jsonl.gz"
     CutSet.from_cuts(cuts).to_file(path)

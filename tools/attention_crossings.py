@@ -36,8 +36,12 @@ def word_rows(tokenizer, text: str) -> list[range]:
 
 
 def crossing_links(links: list[tuple[int, int]]) -> set[tuple[int, int]]:
-    return {x for x, y in itertools.combinations(links, 2) if (x[0] - y[0]) * (x[1] - y[1]) < 0} | \
-        {y for x, y in itertools.combinations(links, 2) if (x[0] - y[0]) * (x[1] - y[1]) < 0}
+    """The links (German word, English word) that cross at least one other link."""
+    out: set[tuple[int, int]] = set()
+    for x, y in itertools.combinations(links, 2):
+        if (x[0] - y[0]) * (x[1] - y[1]) < 0:
+            out |= {x, y}
+    return out
 
 
 def main() -> int:

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from asr.corpora import translation_grammar, tts_synth
+from asr.corpora.tts_sentences import shared_texts
 from asr.corpora.tts_voices import Voice, espeak_language_voices
 from asr.errors import UserError
 
@@ -106,9 +107,8 @@ def prepare_tts_translation(out_dir: Path, source: str = "de", target: str = "en
     utts = tts_synth.plan(corpus, {s: [getattr(p, source) for p in ps] for s, ps in pairs.items()}, voices, seed)
     translations = {u.id: {target: getattr(p, target)} for s in utts for u, p in zip(utts[s], pairs[s])}
     cuts = tts_synth.build_corpus(corpus, Path(out_dir), utts, jobs, source, translations)
-    train = {s.text for c in cuts["train"] for s in c.supervisions}
     for split in ("dev", "test"):
-        if shared := {s.text for c in cuts[split] for s in c.supervisions} & train:
+        if shared := shared_texts(cuts[split], cuts["train"]):
             raise RuntimeError(f"{len(shared)} {split} sentences also occur in train, e.g. {sorted(shared)[0]!r}")
     if lm_sentences > 0:
         held = {s.custom["translated_text"][target] for split in ("dev", "test") for c in cuts[split]

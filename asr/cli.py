@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import importlib
 import importlib.util
+import os
 import sys
 
 from asr.allocator import keep_freed_memory
@@ -91,7 +92,14 @@ def main(argv: list[str] | None = None) -> int:
 
 def _guard(fn) -> int:
     try:
-        return int(fn() or 0)
+        code = int(fn() or 0)
+        sys.stdout.flush()  # inside the guard: a reader that left (`asr info m.pt | head`) is met here, not at exit
+        return code
+    except BrokenPipeError:
+        # The reader of our output has gone; what is left to print has nobody to read it. Python's advice: point
+        # stdout at /dev/null so the interpreter's last flush does not fail again, and exit as a SIGPIPE would.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except UserError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -106,3 +106,21 @@ def test_average_best_reads_the_checkpoint_callbacks_record(tmp_path):
     _fake_checkpoint(empty / "x.ckpt", None, 0)
     with pytest.raises(UserError, match="no record of best scores"):
         best_checkpoints(empty, 2)
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback(tmp_path):
+    """`asr info m.pt | head -1`: the pipe closes before asr writes; one quiet exit, as a SIGPIPE would give."""
+    from asr.model import ASRModel, ModelConfig
+    from asr.model.io import save_model
+    from asr.tokenizer import train_tokenizer
+
+    tok = train_tokenizer(["one two", "three"], "word")
+    path = tmp_path / "m.pt"
+    save_model(path, ASRModel(ModelConfig(d_model=32, heads=2, enc_layers=1, dec_layers=1, ffn=64,
+                                          vocab_size=tok.vocab_size)), tok)
+    p = subprocess.Popen([sys.executable, "-m", "asr.cli", "info", str(path)], stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    p.stdout.close()  # before the interpreter has even imported asr: its first write meets a closed pipe
+    err = p.stderr.read().decode()
+    assert p.wait(timeout=120) == 141
+    assert "Traceback" not in err and "Exception ignored" not in err, err

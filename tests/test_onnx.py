@@ -203,6 +203,39 @@ def test_rel_pos_conformer_exports(tmp_path):
         torch.testing.assert_close(onet.encode(wave, lens)[0], net.encode(wave, lens)[0], atol=2e-4, rtol=1e-3)
 
 
+def test_a_translation_model_translates_and_transcribes_alike_on_both_backends(tmp_path):
+    """A speech-translation model (`task: translate`) exported: the folder keeps its task, and both backends give
+    the same decoder translation and the same CTC transcript, token for token."""
+    from asr.model.io import save_model
+
+    torch.manual_seed(0)
+    tok = train_tokenizer(["der hund schläft", "the dog sleeps"], "char")
+    cfg = ModelConfig(vocab_size=tok.vocab_size, d_model=32, heads=4, enc_layers=2, dec_layers=1, ffn=64,
+                      subsampling_channels=8, conv_module=True, conv_kernel=5, task="translate",
+                      target_language="en")
+    path = tmp_path / "st.pt"
+    save_model(path, ASRModel(cfg).eval(), tok)
+    out = tmp_path / "onnx"
+    assert main(["export", str(path), "--format", "onnx", "--out", str(out)]) == 0
+    eager, ort = load_model(path), load_model(out, backend="onnxruntime")
+    assert ort.net.cfg.task == "translate" and ort.net.cfg.target_language == "en"
+    import soundfile as sf
+
+    rng = np.random.default_rng(0)
+    waves = []
+    for i, n in enumerate((8_000, 19_999, 31_000)):
+        waves.append(tmp_path / f"{i}.wav")
+        sf.write(waves[-1], rng.standard_normal(n).astype(np.float32) * 0.1, SR)
+    for task in ("translate", "transcribe"):
+        for options in [{"beam": 1}, {"beam": 3}]:
+            a = eager.transcribe(waves, task=task, max_len_ratio=0.2, **options)
+            b = ort.transcribe(waves, task=task, max_len_ratio=0.2, **options)
+            assert [s.tokens for t in a for s in t.segments] == [s.tokens for t in b for s in t.segments], (task, options)
+    translated = [s.tokens for t in eager.transcribe(waves, task="translate", beam=1) for s in t.segments]
+    transcribed = [s.tokens for t in eager.transcribe(waves, task="transcribe", beam=1) for s in t.segments]
+    assert translated != transcribed  # two heads, two outputs: the comparison above covers both
+
+
 def test_backend_mismatches_and_unsupported_uses_are_one_clear_line(exported, capsys, tmp_path):
     path, out, heldout = exported
     with pytest.raises(UserError, match="--backend onnxruntime runs an exported folder"):

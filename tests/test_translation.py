@@ -152,6 +152,29 @@ def test_evaluate_reports_bleu_chrf_and_the_transcripts_wer(model_file, corpus, 
     assert summary["utterances"] == len(list((corpus / "wav" / "test").glob("*.wav")))
 
 
+def test_one_pass_gives_the_translation_and_the_source_as_transcribe_reads_it(model_file, corpus):
+    """A translation also carries the CTC head's reading of the source (`Transcript.source_text`), the text that
+    `task="transcribe"` gives, so `asr evaluate` scores both from one encoder pass, as two passes would."""
+    from lhotse import CutSet
+
+    from asr.inference.evaluation import evaluate
+    from asr.inference.translation_eval import evaluate_translation
+
+    model = load_model(model_file)
+    wavs = [str(w) for w in sorted((corpus / "wav" / "test").glob("*.wav"))[:6]]
+    translated = model.transcribe(wavs, task="translate")
+    transcribed = model.transcribe(wavs, task="transcribe")
+    assert [t.source_text for t in translated] == [t.text for t in transcribed]
+    assert all(t.source_text is None for t in transcribed)
+    assert "source_text" in translated[0].to_dict()["segments"][0]
+    assert "source_text" not in transcribed[0].to_dict()["segments"][0]
+    cuts = CutSet.from_file(corpus / "test_cuts.jsonl.gz").subset(first=6)
+    ev = evaluate_translation(model, cuts, TranscribeOptions(word_timestamps=False))
+    two = evaluate(model, cuts, TranscribeOptions(task="transcribe", word_timestamps=False))
+    assert ev.transcript.hyps == two.hyps and ev.transcript.refs == two.refs
+    assert ev.translation.refs != ev.transcript.refs  # English references for one view, German for the other
+
+
 def test_attention_picture_names_the_spoken_words(model_file, corpus):
     from asr.audio import open_audio
 

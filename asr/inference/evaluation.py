@@ -117,12 +117,26 @@ def evaluate(model: Transcriber, cuts: CutSet | Mapping[str, CutSet], opts: Tran
 
     `cuts`: one test set, or test sets by name (decoded together, reported per set). `max_segment_s`: None
     decodes every cut whole; seconds: a longer cut is segmented as `asr transcribe` segments a file. `reference`:
-    a cut's reference text (a translation: `asr.inference.translation_eval`). Raises UserError when no cut at all
-    could be decoded (a wrong path, not a score)."""
+    a cut's reference text. Raises UserError when no cut at all could be decoded (a wrong path, not a score)."""
+    views = {"text": (reference, _text)}
+    return evaluate_views(model, cuts, opts, views, on_audio, on_error, max_segment_s)["text"]
+
+
+View = tuple[Callable[[Any], str], Callable[[Transcript], str]]  # (a cut's reference, a transcript's hypothesis)
+
+
+def evaluate_views(model: Transcriber, cuts: CutSet | Mapping[str, CutSet], opts: TranscribeOptions,
+                   views: Mapping[str, View], on_audio: Callable[[float], None] | None = None,
+                   on_error: Callable[[str], None] | None = None,
+                   max_segment_s: float | None = None) -> dict[str, Evaluation]:
+    """`evaluate` scoring one decoding pass several ways: an Evaluation per view, each a (reference of a cut,
+    hypothesis of its Transcript) pair (a translation model's translation and its CTC transcript:
+    `asr.inference.translation_eval`). A cut that could not be decoded scores an empty hypothesis in every view."""
     sets = {"test": cuts} if not isinstance(cuts, Mapping) else cuts
     listed = [(name, c) for name, cs in sets.items() for c in cs]
     opts = opts.with_segments(max_segment_s=math.inf if max_segment_s is None else max_segment_s)
-    utterances, audio = [], 0.0
+    utterances: dict[str, list[Utterance]] = {v: [] for v in views}
+    audio = 0.0
     start = time.perf_counter()
     results = decode_each(model, [(c.id, _opener(c)) for _, c in listed], opts, on_audio)
     for (test_set, cut), (_, result) in zip(listed, results, strict=True):
@@ -132,14 +146,20 @@ def evaluate(model: Transcriber, cuts: CutSet | Mapping[str, CutSet], opts: Tran
         if isinstance(result, Transcript):
             audio += result.duration
         speaker = next((s.speaker for s in cut.supervisions if s.speaker), NO_SPEAKER)
-        hyp = "" if isinstance(result, UserError) else result.text
-        utterances.append(Utterance.scored(cut.id, reference(cut), hyp, speaker, test_set, error))
+        for v, (reference, hypothesis) in views.items():
+            hyp = "" if isinstance(result, UserError) else hypothesis(result)
+            utterances[v].append(Utterance.scored(cut.id, reference(cut), hyp, speaker, test_set, error))
     seconds = time.perf_counter() - start
-    failed = [u for u in utterances if u.error is not None]
-    if not utterances or len(failed) == len(utterances):
+    first = next(iter(utterances.values()))
+    failed = [u for u in first if u.error is not None]
+    if not first or len(failed) == len(first):
         raise UserError(f"no cut could be decoded ({len(failed)} failed); first failure: "
                         f"{failed[0].error if failed else 'the manifest is empty'}")
-    return Evaluation.of(utterances, audio, seconds, max_segment_s)
+    return {v: Evaluation.of(us, audio, seconds, max_segment_s) for v, us in utterances.items()}
+
+
+def _text(t: Transcript) -> str:
+    return t.text
 
 
 def decode_each(model: Transcriber, items: list[tuple[str, Opener]], opts: TranscribeOptions,

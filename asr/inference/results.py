@@ -21,6 +21,8 @@ class SegmentResult:
     words: list[Word] = field(default_factory=list)
     tokens: list[int] = field(default_factory=list, repr=False)  # the model's unit ids (not in to_dict)
     fit: float | None = field(default=None, repr=False)  # the vocabulary check's score (asr.inference.coverage)
+    # A translated segment's source, as the CTC head spells it (best path): set by a speech-translation model
+    source_text: str | None = None
 
 
 @dataclass
@@ -38,6 +40,13 @@ class Transcript:
     # audio holds words the vocabulary cannot spell. None when not measured.
     fit: float | None = None
 
+    @property
+    def source_text(self) -> str | None:
+        """A translation's source-language text (its segments' CTC transcripts); None when nothing was translated."""
+        if all(s.source_text is None for s in self.segments):
+            return None
+        return " ".join(s.source_text for s in self.segments if s.source_text)
+
     def to_dict(self) -> dict:
         d = asdict(self)
         d.pop("seconds")
@@ -45,4 +54,6 @@ class Transcript:
         for seg in d["segments"]:
             seg.pop("tokens")
             seg.pop("fit")
+            if seg["source_text"] is None:
+                seg.pop("source_text")
         return d

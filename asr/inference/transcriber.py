@@ -359,6 +359,9 @@ class Transcriber:
         # A translation's tokens are not the CTC head's language: no vocabulary check, no CTC-aligned word times
         spelled = self.task(opts) == "transcribe"
         fits = transcript_fit(rec.log_probs, rec.enc_lens, rec.tokens).tolist() if spelled else [None] * len(jobs)
+        # A translation also reads its source off the CTC head (best path, as `task="transcribe"` would): free here
+        sources = ([self.tokenizer.decode(t).strip() for t in ctc_greedy(rec.log_probs, rec.enc_lens)] if not spelled
+                   else [None] * len(jobs))
         out = []
         for b, (j, tokens, text) in enumerate(zip(jobs, rec.tokens, rec.texts)):
             words = []
@@ -366,7 +369,7 @@ class Transcriber:
                 words = align_words(rec.posteriors(b), tokens, self.tokenizer, self.clock, j.segment.start,
                                     j.energy, j.threshold, calibration=self.calibration)
             out.append(SegmentResult(round(j.segment.start, 3), round(j.segment.end, 3), text, words, list(tokens),
-                                     fits[b]))
+                                     fits[b], sources[b]))
         return out
 
     def assemble(self, f: InFlight) -> Transcript:

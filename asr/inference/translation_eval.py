@@ -18,10 +18,10 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from asr.bleu import TranslationScores, translation_scores
-from asr.inference.evaluation import Evaluation, evaluate
+from asr.inference.evaluation import Evaluation, evaluate_views
 from asr.inference.options import TranscribeOptions
 from asr.inference.transcriber import Transcriber
-from asr.text import cut_translation
+from asr.text import cut_text, cut_translation
 
 if TYPE_CHECKING:
     from lhotse import CutSet
@@ -41,12 +41,13 @@ def evaluate_translation(model: Transcriber, cuts: CutSet | Mapping[str, CutSet]
                          on_audio: Callable[[float], None] | None = None,
                          on_error: Callable[[str], None] | None = None,
                          max_segment_s: float | None = None) -> TranslationEvaluation:
-    """Translate every cut and score it against its translation; transcribe it with the CTC head and score that
-    against its transcript. The audio is decoded twice (the encoder runs for each pass)."""
+    """Translate every cut and score it against its translation, and score what the CTC head read of the source
+    in the same pass (`Transcript.source_text`: one encoder run per cut) against its transcript."""
     target = model.net.cfg.target_language
-    translated = evaluate(model, cuts, replace(opts, task="translate"), on_audio, on_error, max_segment_s,
-                          reference=lambda cut: cut_translation(cut, target))
-    transcribed = evaluate(model, cuts, replace(opts, task="transcribe"), None, None, max_segment_s)
+    views = {"translation": (lambda cut: cut_translation(cut, target), lambda t: t.text),
+             "transcript": (cut_text, lambda t: t.source_text or "")}
+    ev = evaluate_views(model, cuts, replace(opts, task="translate"), views, on_audio, on_error, max_segment_s)
+    translated, transcribed = ev["translation"], ev["transcript"]
     return TranslationEvaluation(translated, transcribed, translation_scores(translated.refs, translated.hyps), target)
 
 

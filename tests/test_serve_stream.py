@@ -17,6 +17,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import numpy as np
@@ -30,6 +31,7 @@ from websockets.sync.client import connect  # noqa: E402
 
 from asr.inference.options import TranscribeOptions  # noqa: E402
 from asr.inference.results import Word  # noqa: E402
+from asr.model.config import ModelConfig  # noqa: E402
 from asr.serve import ServeOptions, create_app  # noqa: E402
 from asr.serve.batcher import Batcher  # noqa: E402
 from asr.serve.engine import Streams  # noqa: E402
@@ -105,7 +107,8 @@ class FakeTranscriber:
     """What the server's side needs of a Transcriber, with `stream()` making FakeStreams."""
 
     sample_rate = SR
-    net = tokenizer = None
+    net = SimpleNamespace(cfg=ModelConfig())  # a transcribing model's config: its card says "task: transcribe"
+    tokenizer = None
     meta = {"card": {"vocabulary": {"kind": "fake", "size": 0}, "parameters": 1}}  # for GET /v1/models
 
     def __init__(self) -> None:

@@ -63,8 +63,7 @@ def model_card(model: ASRModel, tokenizer: Tokenizer, meta: dict) -> ModelCard:
     if card.vocabulary is None or card.parameters is None:
         card = replace(card, vocabulary=card.vocabulary or vocabulary(tokenizer),
                        parameters=card.parameters or count_parameters(model))
-    cfg = getattr(model, "cfg", None)  # a stand-in network (tests) may have none
-    return replace(card, task=task_line(cfg)) if cfg is not None else card
+    return replace(card, task=task_line(model.cfg))
 
 
 def task_line(cfg) -> str:
